@@ -1,0 +1,1 @@
+//! AIDL bindings for host builds, generated from the `aidl/` folder.

@@ -1,0 +1,1 @@
+//! Host-build facade: rsbinder under the names AOSP's `binder` crate uses.

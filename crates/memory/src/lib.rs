@@ -1,0 +1,1 @@
+//! Memory layer: turns a placement into shareable memory (dma-heap, udmabuf, memfd).

@@ -1,0 +1,1 @@
+//! Service adapter: the IAllocator implementation over the core and memory layers.

@@ -1,0 +1,1 @@
+//! Cache-domain tracker: which domain owns a buffer, and the cache maintenance a handoff needs.
