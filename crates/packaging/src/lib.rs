@@ -1,0 +1,1 @@
+//! Host checks of the Android packaging files (tests live in `tests/`).

@@ -1,0 +1,34 @@
+//! `gralloc`: the command-line tool (solve, profiles, replay, alloc, supported, dump, demo).
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: gralloc <command> [args]
+commands:
+  solve --profile NAME|FILE --width W --height H --format NAME|NUMBER --usage FLAGS|NUMBER [--layers N] [--json]
+  profiles
+  profile show NAME|FILE [--json]
+  replay TRACE [--json]
+  alloc --socket PATH <solve flags> [--count N] [--json]
+  supported --socket PATH <solve flags>
+  dump --socket PATH
+  demo";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let code = match command.as_str() {
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            0
+        }
+        _ => {
+            eprintln!("gralloc: unknown command `{command}`\n{USAGE}");
+            2
+        }
+    };
+    let _ = rest;
+    ExitCode::from(code)
+}
