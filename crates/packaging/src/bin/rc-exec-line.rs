@@ -1,8 +1,8 @@
 //! Prints the command line init would run for a service of an `.rc` file, shell-quoted on one line.
 //!
 //! Usage: `rc-exec-line FILE.rc [SERVICE]`. SERVICE may be left out when the file defines one
-//! service. The VM test tier uses it as `set -- $(...)`-free input: `eval "set -- $(rc-exec-line
-//! init/x.rc)"` restores the exact argument vector.
+//! service. Arguments are quoted for a POSIX shell, so `eval "set -- $(rc-exec-line FILE.rc)"`
+//! restores the exact argument vector init would pass to `execv`.
 
 use std::process::ExitCode;
 

@@ -1,0 +1,353 @@
+//! Checks `Android.bp`: it parses, every file it names exists, it uses only platform crates, and its names agree with the Cargo crates, the init script and the install paths.
+
+mod common;
+
+use android_bp::{BluePrint, Module, Value};
+use common::{read, repo_root, ALLOCATOR_FRAGMENT, BINARY, INSTALL_PATH, PENDING, RC_PATH};
+use std::collections::{BTreeSet, HashMap};
+
+/// Crates the platform provides to vendor Rust modules (external/rust/crates, system/, AIDL
+/// backends). Anything else in `rustlibs` must be a library this file defines.
+const PLATFORM_RUSTLIBS: &[&str] = &[
+    "android.hardware.common-V2-rust",
+    "android.hardware.graphics.allocator-V2-rust",
+    "android.hardware.graphics.common-V5-rust",
+    "libandroid_logger",
+    "libanyhow",
+    "libbinder_rs",
+    "libclap",
+    "liblibc",
+    "liblog_rust",
+    "libnix",
+    "librustutils",
+    "libserde_json",
+];
+
+/// Properties whose values are source paths relative to the `Android.bp` directory.
+const PATH_PROPERTIES: &[&str] = &["srcs", "init_rc", "vintf_fragments", "src", "data"];
+
+/// Cargo-only parts of the workspace: nothing under them may be built by Soong.
+const CARGO_ONLY: &[&str] = &[
+    "crates/binder/",
+    "crates/aidl/",
+    "crates/vmtest/",
+    "crates/packaging/",
+    "crates/service/src/bin/",
+    "benches/",
+];
+
+fn blueprint() -> BluePrint {
+    BluePrint::parse(&read("Android.bp")).unwrap_or_else(|err| panic!("Android.bp: {err}"))
+}
+
+fn name(module: &Module) -> &str {
+    module
+        .get_string("name")
+        .map_or("<unnamed>", String::as_str)
+}
+
+fn strings(module: &Module, key: &str) -> Vec<String> {
+    match module.get(key) {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => s.clone(),
+                other => panic!("{}: {key} holds a non-string {other:?}", name(module)),
+            })
+            .collect(),
+        Some(other) => panic!("{}: {key} is not a string or list: {other:?}", name(module)),
+    }
+}
+
+fn by_name(bp: &BluePrint) -> HashMap<&str, &Module> {
+    bp.modules.iter().map(|m| (name(m), m)).collect()
+}
+
+/// `key` of `module`, following `defaults` (Soong appends lists from defaults to the module's).
+fn resolved(bp: &BluePrint, module: &Module, key: &str) -> Vec<String> {
+    let modules = by_name(bp);
+    let mut values = Vec::new();
+    for default in strings(module, "defaults") {
+        let parent = modules
+            .get(default.as_str())
+            .unwrap_or_else(|| panic!("{}: unknown defaults {default}", name(module)));
+        values.extend(resolved(bp, parent, key));
+    }
+    values.extend(strings(module, key));
+    values
+}
+
+#[test]
+fn parses_and_names_are_unique() {
+    let bp = blueprint();
+    assert!(!bp.modules.is_empty(), "Android.bp defines no module");
+    let mut seen = BTreeSet::new();
+    for module in bp.modules.iter().filter(|m| m.typ != "package") {
+        let module_name = module
+            .get_string("name")
+            .expect("every module but package has a name");
+        assert!(
+            seen.insert(module_name.clone()),
+            "module {module_name} is defined twice"
+        );
+    }
+}
+
+#[test]
+fn every_named_file_exists() {
+    let bp = blueprint();
+    let root = repo_root();
+    let mut missing = Vec::new();
+    for module in &bp.modules {
+        for key in PATH_PROPERTIES {
+            for path in strings(module, key) {
+                if path.starts_with(':') {
+                    continue; // another module's output
+                }
+                if root.join(&path).is_file() {
+                    continue;
+                }
+                match PENDING.iter().find(|(pending, _)| *pending == path) {
+                    Some((_, what)) => {
+                        eprintln!("pending: {path} ({what}), named by {}", name(module))
+                    }
+                    None => missing.push(format!("{}: {key} {path}", name(module))),
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "Android.bp names files that do not exist: {missing:#?}"
+    );
+}
+
+#[test]
+fn pending_paths_are_still_named() {
+    // A pending entry that Android.bp no longer names is stale.
+    let text = read("Android.bp");
+    for (path, _) in PENDING {
+        assert!(
+            text.contains(&format!("\"{path}\"")),
+            "PENDING lists {path} but Android.bp does not name it"
+        );
+    }
+}
+
+#[test]
+fn defaults_resolve_to_rust_defaults() {
+    let bp = blueprint();
+    let modules = by_name(&bp);
+    for module in &bp.modules {
+        for default in strings(module, "defaults") {
+            let parent = modules.get(default.as_str()).unwrap_or_else(|| {
+                panic!("{}: defaults {default} is not defined here", name(module))
+            });
+            assert_eq!(
+                parent.typ,
+                "rust_defaults",
+                "{}: defaults {default}",
+                name(module)
+            );
+        }
+    }
+}
+
+#[test]
+fn rustlibs_are_platform_crates_or_ours() {
+    let bp = blueprint();
+    let ours: BTreeSet<String> = bp
+        .modules_by_type("rust_library")
+        .map(|m| name(m).to_owned())
+        .collect();
+    for module in &bp.modules {
+        for key in ["rustlibs", "rlibs", "dylibs", "proc_macros"] {
+            for lib in strings(module, key) {
+                assert!(
+                    PLATFORM_RUSTLIBS.contains(&lib.as_str()) || ours.contains(&lib),
+                    "{}: {key} {lib} is neither a platform crate nor a library of this file",
+                    name(module)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cargo_only_sources_stay_out_of_soong() {
+    let bp = blueprint();
+    for module in &bp.modules {
+        for path in strings(module, "srcs") {
+            assert!(
+                !CARGO_ONLY.iter().any(|prefix| path.starts_with(prefix)),
+                "{}: {path} is Cargo-only",
+                name(module)
+            );
+        }
+    }
+}
+
+/// The `[lib] name` of the Cargo package at `dir` (relative to the repository root).
+fn cargo_lib_name(dir: &str) -> String {
+    let manifest = read(&format!("{dir}Cargo.toml"));
+    let mut in_lib = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_lib = line == "[lib]";
+        } else if let (true, Some(value)) = (in_lib, line.strip_prefix("name")) {
+            let value = value.trim_start().trim_start_matches('=').trim();
+            return value.trim_matches('"').to_owned();
+        }
+    }
+    panic!("{dir}Cargo.toml has no [lib] name");
+}
+
+#[test]
+fn library_crate_names_match_cargo() {
+    let bp = blueprint();
+    let libraries: Vec<&Module> = bp.modules_by_type("rust_library").collect();
+    assert_eq!(libraries.len(), 3, "core, memory and service libraries");
+    for library in libraries {
+        let srcs = resolved(&bp, library, "srcs");
+        let [root] = srcs.as_slice() else {
+            panic!("{}: one crate root expected, got {srcs:?}", name(library));
+        };
+        let dir = root.strip_suffix("src/lib.rs").unwrap_or_else(|| {
+            panic!(
+                "{}: crate root {root} is not a Cargo src/lib.rs",
+                name(library)
+            )
+        });
+        let crate_name = resolved(&bp, library, "crate_name");
+        assert_eq!(
+            crate_name,
+            vec![cargo_lib_name(dir)],
+            "{}: crate_name",
+            name(library)
+        );
+        assert_eq!(
+            name(library),
+            format!("lib{}", crate_name[0]),
+            "Soong library naming"
+        );
+    }
+}
+
+#[test]
+fn core_library_is_vendor_available() {
+    let bp = blueprint();
+    let core = bp
+        .modules_by_type("rust_library")
+        .find(|m| resolved(&bp, m, "srcs") == ["src/lib.rs"])
+        .expect("a rust_library for the core crate");
+    assert_eq!(core.get_bool("vendor_available"), Some(true));
+}
+
+#[test]
+fn service_binary_installs_where_init_starts_it() {
+    let bp = blueprint();
+    let binaries: Vec<&Module> = bp.modules_by_type("rust_binary").collect();
+    let [binary] = binaries.as_slice() else {
+        panic!("one rust_binary expected, got {}", binaries.len());
+    };
+    assert_eq!(name(binary), BINARY);
+    assert_eq!(binary.get_bool("vendor"), Some(true));
+    let dir = binary
+        .get_string("relative_install_path")
+        .expect("relative_install_path");
+    assert_eq!(format!("/vendor/bin/{dir}/{}", name(binary)), INSTALL_PATH);
+    assert_eq!(
+        strings(binary, "srcs"),
+        ["crates/service/src/android_main.rs"]
+    );
+    assert_eq!(strings(binary, "init_rc"), [RC_PATH]);
+    assert_eq!(strings(binary, "vintf_fragments"), [ALLOCATOR_FRAGMENT]);
+
+    let rc = central_gralloc_packaging::only_service(&read(RC_PATH)).expect("init script");
+    assert_eq!(
+        rc.program(),
+        INSTALL_PATH,
+        "the .rc starts the installed binary"
+    );
+    assert!(RC_PATH.ends_with(&format!("/{BINARY}.rc")));
+    assert!(ALLOCATOR_FRAGMENT.ends_with(&format!("/{BINARY}.xml")));
+
+    let libs = resolved(&bp, binary, "rustlibs");
+    for needed in [
+        "libbinder_rs",
+        "liblog_rust",
+        "libandroid_logger",
+        "librustutils",
+        "libanyhow",
+        "android.hardware.graphics.allocator-V2-rust",
+        "libcentral_gralloc_service",
+    ] {
+        assert!(
+            libs.iter().any(|l| l == needed),
+            "{BINARY}: rustlibs lacks {needed}"
+        );
+    }
+}
+
+#[test]
+fn tests_join_general_tests() {
+    let bp = blueprint();
+    let tests: Vec<&Module> = bp.modules_by_type("rust_test").collect();
+    assert!(
+        tests.len() >= 4,
+        "unit tests of three crates and the conformance suite"
+    );
+    for test in tests {
+        assert!(
+            strings(test, "test_suites")
+                .iter()
+                .any(|s| s == "general-tests"),
+            "{}: test_suites lacks general-tests",
+            name(test)
+        );
+        assert!(
+            !resolved(&bp, test, "srcs").is_empty(),
+            "{}: no srcs",
+            name(test)
+        );
+    }
+    let conformance: Vec<String> = bp
+        .modules_by_type("rust_test")
+        .flat_map(|t| strings(t, "srcs"))
+        .collect();
+    assert!(conformance
+        .iter()
+        .any(|s| s == "crates/service/tests/conformance.rs"));
+}
+
+#[test]
+fn profile_installs_under_vendor_etc() {
+    let bp = blueprint();
+    let profiles: Vec<&Module> = bp.modules_by_type("prebuilt_etc").collect();
+    assert!(
+        !profiles.is_empty(),
+        "a prebuilt_etc for cuttlefish's profile"
+    );
+    for profile in profiles {
+        assert_eq!(profile.get_bool("vendor"), Some(true), "{}", name(profile));
+        let path = format!(
+            "/vendor/etc/{}/{}",
+            profile.get_string("sub_dir").expect("sub_dir"),
+            profile.get_string("filename").expect("filename")
+        );
+        assert_eq!(
+            path,
+            "/vendor/etc/gralloc/central/profile.conf",
+            "{}",
+            name(profile)
+        );
+        let src = profile.get_string("src").expect("src");
+        assert!(
+            src.starts_with("profiles/") && src.ends_with(".conf"),
+            "{}: {src}",
+            name(profile)
+        );
+    }
+}
