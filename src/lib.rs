@@ -5,3 +5,10 @@
 
 pub mod cache;
 pub mod usage;
+pub mod device;
+pub mod format;
+pub mod layout;
+pub mod descriptor;
+pub mod error;
+pub mod profile;
+pub mod solver;

@@ -1,0 +1,44 @@
+//! The three outcomes a failed request can have on the wire, and the core's typed errors.
+//!
+//! Rules: a request that is malformed (sizes, layer count, negative fields, BLOB height) is
+//! `BadDescriptor`; a well-formed request this platform can never satisfy (unknown usage bits or
+//! options, a format no attached device handles, a device limit) is `Unsupported`; running out of
+//! memory or hitting the service's limits is `NoResources`.
+
+use std::fmt;
+
+/// `android.hardware.graphics.allocator.AllocationError`, without the AIDL type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `BAD_DESCRIPTOR = 0`.
+    BadDescriptor,
+    /// `NO_RESOURCES = 1`.
+    NoResources,
+    /// `UNSUPPORTED = 2`.
+    Unsupported,
+}
+
+impl ErrorCode {
+    /// The AIDL enumerator name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCode::BadDescriptor => "BAD_DESCRIPTOR",
+            ErrorCode::NoResources => "NO_RESOURCES",
+            ErrorCode::Unsupported => "UNSUPPORTED",
+        }
+    }
+    /// The AIDL value.
+    pub const fn value(self) -> i32 {
+        match self {
+            ErrorCode::BadDescriptor => 0,
+            ErrorCode::NoResources => 1,
+            ErrorCode::Unsupported => 2,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,397 @@
+//! Pixel formats as data: one table of plane descriptions that the generic layout routine reads.
+
+use std::fmt;
+
+/// An `android.hardware.graphics.common.PixelFormat` value as it arrives on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PixelFormat(pub i32);
+
+/// How a format's row pitch is reported in `AllocationResult.stride`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrideUnit {
+    /// In pixels of plane 0 (almost every format).
+    Pixels,
+    /// In bytes (RAW10, RAW12: packed formats whose pixels are not whole bytes).
+    Bytes,
+}
+
+/// What a format holds, for choosing devices and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatKind {
+    /// Colour (RGB family).
+    Rgb,
+    /// Luma/chroma.
+    Yuv,
+    /// Raw camera sensor data.
+    Raw,
+    /// Opaque bytes (width = bytes, height = 1).
+    Blob,
+    /// Depth and/or stencil.
+    Depth,
+    /// Resolved by the allocator from the device set.
+    Flexible,
+}
+
+/// One plane of a format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlaneFormat {
+    /// Bits per pixel sample in this plane (10 for RAW10; 16 for interleaved 8-bit chroma).
+    pub bits_per_pixel: u32,
+    /// Horizontal subsampling relative to plane 0 (1 or 2).
+    pub hsub: u32,
+    /// Vertical subsampling relative to plane 0 (1 or 2).
+    pub vsub: u32,
+    /// The plane's own DRM fourcc where one exists (R8 for a Y plane, GR88 for UV...).
+    pub fourcc: Option<u32>,
+}
+
+/// Everything the layout routine needs to know about a format.
+#[derive(Clone, Copy, Debug)]
+pub struct FormatInfo {
+    /// The wire value.
+    pub format: PixelFormat,
+    /// The AIDL enumerator name.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: FormatKind,
+    /// Planes in memory order (empty for flexible formats).
+    pub planes: &'static [PlaneFormat],
+    /// The whole buffer's DRM fourcc where one exists.
+    pub fourcc: Option<u32>,
+    /// Plane-0 stride is a multiple of this many pixels (Android's rules for RAW16, Y8, Y16, YV12).
+    pub stride_align_pixels: u32,
+    /// Chroma planes' strides are aligned to this many bytes (YV12: 16), 1 otherwise.
+    pub chroma_stride_align: u32,
+    /// How the stride is reported.
+    pub stride_unit: StrideUnit,
+}
+
+/// Builds a DRM fourcc code from its four characters.
+pub const fn fourcc(code: &[u8; 4]) -> u32 {
+    (code[0] as u32) | ((code[1] as u32) << 8) | ((code[2] as u32) << 16) | ((code[3] as u32) << 24)
+}
+
+/// The DRM format modifier of a plain linear layout (`DRM_FORMAT_MOD_LINEAR`).
+pub const DRM_FORMAT_MOD_LINEAR: u64 = 0;
+
+const fn plane(bits_per_pixel: u32, sub: u32, fourcc: Option<u32>) -> PlaneFormat {
+    PlaneFormat { bits_per_pixel, hsub: sub, vsub: sub, fourcc }
+}
+
+macro_rules! single {
+    ($bits:expr, $fourcc:expr) => {
+        &[plane($bits, 1, $fourcc)]
+    };
+}
+
+const R8: Option<u32> = Some(fourcc(b"R8  "));
+const R16: Option<u32> = Some(fourcc(b"R16 "));
+const GR88: Option<u32> = Some(fourcc(b"GR88"));
+const GR1616: Option<u32> = Some(fourcc(b"GR32"));
+
+impl PixelFormat {
+    /// `UNSPECIFIED`.
+    pub const UNSPECIFIED: PixelFormat = PixelFormat(0);
+    /// `RGBA_8888`.
+    pub const RGBA_8888: PixelFormat = PixelFormat(1);
+    /// `RGBX_8888`.
+    pub const RGBX_8888: PixelFormat = PixelFormat(2);
+    /// `RGB_888`.
+    pub const RGB_888: PixelFormat = PixelFormat(3);
+    /// `RGB_565`.
+    pub const RGB_565: PixelFormat = PixelFormat(4);
+    /// `BGRA_8888`.
+    pub const BGRA_8888: PixelFormat = PixelFormat(5);
+    /// `YCBCR_422_SP` (NV16).
+    pub const YCBCR_422_SP: PixelFormat = PixelFormat(0x10);
+    /// `YCRCB_420_SP` (NV21).
+    pub const YCRCB_420_SP: PixelFormat = PixelFormat(0x11);
+    /// `YCBCR_422_I` (YUYV).
+    pub const YCBCR_422_I: PixelFormat = PixelFormat(0x14);
+    /// `RGBA_FP16`.
+    pub const RGBA_FP16: PixelFormat = PixelFormat(0x16);
+    /// `RAW16`.
+    pub const RAW16: PixelFormat = PixelFormat(0x20);
+    /// `BLOB`.
+    pub const BLOB: PixelFormat = PixelFormat(0x21);
+    /// `IMPLEMENTATION_DEFINED`.
+    pub const IMPLEMENTATION_DEFINED: PixelFormat = PixelFormat(0x22);
+    /// `YCBCR_420_888` (flexible YUV; resolved to NV12 here).
+    pub const YCBCR_420_888: PixelFormat = PixelFormat(0x23);
+    /// `RAW_OPAQUE`.
+    pub const RAW_OPAQUE: PixelFormat = PixelFormat(0x24);
+    /// `RAW10`.
+    pub const RAW10: PixelFormat = PixelFormat(0x25);
+    /// `RAW12`.
+    pub const RAW12: PixelFormat = PixelFormat(0x26);
+    /// `RGBA_1010102`.
+    pub const RGBA_1010102: PixelFormat = PixelFormat(0x2B);
+    /// `Y8`.
+    pub const Y8: PixelFormat = PixelFormat(0x2020_3859);
+    /// `Y16`.
+    pub const Y16: PixelFormat = PixelFormat(0x2036_3159);
+    /// `YV12`.
+    pub const YV12: PixelFormat = PixelFormat(0x3231_5659);
+    /// `DEPTH_16`.
+    pub const DEPTH_16: PixelFormat = PixelFormat(0x30);
+    /// `DEPTH_24`.
+    pub const DEPTH_24: PixelFormat = PixelFormat(0x31);
+    /// `DEPTH_24_STENCIL_8`.
+    pub const DEPTH_24_STENCIL_8: PixelFormat = PixelFormat(0x32);
+    /// `DEPTH_32F`.
+    pub const DEPTH_32F: PixelFormat = PixelFormat(0x33);
+    /// `DEPTH_32F_STENCIL_8`.
+    pub const DEPTH_32F_STENCIL_8: PixelFormat = PixelFormat(0x34);
+    /// `STENCIL_8`.
+    pub const STENCIL_8: PixelFormat = PixelFormat(0x35);
+    /// `YCBCR_P010`.
+    pub const YCBCR_P010: PixelFormat = PixelFormat(0x36);
+    /// `HSV_888`.
+    pub const HSV_888: PixelFormat = PixelFormat(0x37);
+    /// `R_8`.
+    pub const R_8: PixelFormat = PixelFormat(0x38);
+    /// `R_16_UINT`.
+    pub const R_16_UINT: PixelFormat = PixelFormat(0x39);
+    /// `RG_1616_UINT`.
+    pub const RG_1616_UINT: PixelFormat = PixelFormat(0x3a);
+    /// `RGBA_10101010`.
+    pub const RGBA_10101010: PixelFormat = PixelFormat(0x3b);
+
+    /// The table entry, or `None` for a value this allocator does not know.
+    pub fn info(self) -> Option<&'static FormatInfo> {
+        FORMATS.iter().find(|info| info.format == self)
+    }
+
+    /// Position in [`FORMATS`], used as the bit index of a [`FormatSet`].
+    pub fn index(self) -> Option<usize> {
+        FORMATS.iter().position(|info| info.format == self)
+    }
+
+    /// Parses an enumerator name (`RGBA_8888`), a common alias (`NV21`, `NV12`, `P010`) or a
+    /// number (decimal or `0x` hex).
+    pub fn parse(text: &str) -> Result<PixelFormat, String> {
+        let text = text.trim();
+        let alias = match text.to_ascii_uppercase().as_str() {
+            "NV21" => Some(PixelFormat::YCRCB_420_SP),
+            "NV12" => Some(PixelFormat::YCBCR_420_888),
+            "P010" => Some(PixelFormat::YCBCR_P010),
+            _ => None,
+        };
+        if let Some(format) = alias {
+            return Ok(format);
+        }
+        if let Some(info) = FORMATS.iter().find(|info| info.name.eq_ignore_ascii_case(text)) {
+            return Ok(info.format);
+        }
+        let number = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            i64::from_str_radix(hex, 16).ok()
+        } else {
+            text.parse::<i64>().ok()
+        };
+        number
+            .and_then(|n| i32::try_from(n).ok())
+            .map(PixelFormat)
+            .ok_or_else(|| format!("unknown pixel format `{text}`"))
+    }
+}
+
+impl fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.info() {
+            Some(info) => f.write_str(info.name),
+            None => write!(f, "0x{:x}", self.0),
+        }
+    }
+}
+
+const fn entry(
+    format: PixelFormat,
+    name: &'static str,
+    kind: FormatKind,
+    planes: &'static [PlaneFormat],
+    fourcc: Option<u32>,
+) -> FormatInfo {
+    FormatInfo {
+        format,
+        name,
+        kind,
+        planes,
+        fourcc,
+        stride_align_pixels: 1,
+        chroma_stride_align: 1,
+        stride_unit: StrideUnit::Pixels,
+    }
+}
+
+const fn aligned_pixels(mut info: FormatInfo, pixels: u32) -> FormatInfo {
+    info.stride_align_pixels = pixels;
+    info
+}
+
+const fn stride_in_bytes(mut info: FormatInfo) -> FormatInfo {
+    info.stride_unit = StrideUnit::Bytes;
+    info
+}
+
+use FormatKind::*;
+
+/// Every format this allocator lays out. Order is the bit order of [`FormatSet`]; keep it stable.
+pub static FORMATS: [FormatInfo; 31] = [
+    entry(PixelFormat::RGBA_8888, "RGBA_8888", Rgb, single!(32, None), Some(fourcc(b"AB24"))),
+    entry(PixelFormat::RGBX_8888, "RGBX_8888", Rgb, single!(32, None), Some(fourcc(b"XB24"))),
+    entry(PixelFormat::RGB_888, "RGB_888", Rgb, single!(24, None), Some(fourcc(b"BG24"))),
+    entry(PixelFormat::RGB_565, "RGB_565", Rgb, single!(16, None), Some(fourcc(b"RG16"))),
+    entry(PixelFormat::BGRA_8888, "BGRA_8888", Rgb, single!(32, None), Some(fourcc(b"AR24"))),
+    entry(
+        PixelFormat::YCBCR_422_SP,
+        "YCBCR_422_SP",
+        Yuv,
+        &[plane(8, 1, R8), PlaneFormat { bits_per_pixel: 16, hsub: 2, vsub: 1, fourcc: GR88 }],
+        Some(fourcc(b"NV16")),
+    ),
+    entry(
+        PixelFormat::YCRCB_420_SP,
+        "YCRCB_420_SP",
+        Yuv,
+        &[plane(8, 1, R8), plane(16, 2, GR88)],
+        Some(fourcc(b"NV21")),
+    ),
+    entry(PixelFormat::YCBCR_422_I, "YCBCR_422_I", Yuv, single!(16, None), Some(fourcc(b"YUYV"))),
+    entry(PixelFormat::RGBA_FP16, "RGBA_FP16", Rgb, single!(64, None), Some(fourcc(b"AB4H"))),
+    aligned_pixels(entry(PixelFormat::RAW16, "RAW16", Raw, single!(16, None), R16), 16),
+    entry(PixelFormat::BLOB, "BLOB", Blob, single!(8, None), R8),
+    entry(PixelFormat::IMPLEMENTATION_DEFINED, "IMPLEMENTATION_DEFINED", Flexible, &[], None),
+    entry(
+        PixelFormat::YCBCR_420_888,
+        "YCBCR_420_888",
+        Yuv,
+        &[plane(8, 1, R8), plane(16, 2, GR88)],
+        Some(fourcc(b"NV12")),
+    ),
+    stride_in_bytes(entry(PixelFormat::RAW10, "RAW10", Raw, single!(10, None), None)),
+    stride_in_bytes(entry(PixelFormat::RAW12, "RAW12", Raw, single!(12, None), None)),
+    entry(PixelFormat::RGBA_1010102, "RGBA_1010102", Rgb, single!(32, None), Some(fourcc(b"AB30"))),
+    aligned_pixels(entry(PixelFormat::Y8, "Y8", Yuv, single!(8, R8), R8), 16),
+    aligned_pixels(entry(PixelFormat::Y16, "Y16", Yuv, single!(16, R16), R16), 16),
+    FormatInfo {
+        chroma_stride_align: 16,
+        ..aligned_pixels(
+            entry(
+                PixelFormat::YV12,
+                "YV12",
+                Yuv,
+                // Cr before Cb: that order is what distinguishes YV12 from I420.
+                &[plane(8, 1, R8), plane(8, 2, R8), plane(8, 2, R8)],
+                Some(fourcc(b"YV12")),
+            ),
+            16,
+        )
+    },
+    entry(PixelFormat::DEPTH_16, "DEPTH_16", Depth, single!(16, None), None),
+    entry(PixelFormat::DEPTH_24, "DEPTH_24", Depth, single!(32, None), None),
+    entry(PixelFormat::DEPTH_24_STENCIL_8, "DEPTH_24_STENCIL_8", Depth, single!(32, None), None),
+    entry(PixelFormat::DEPTH_32F, "DEPTH_32F", Depth, single!(32, None), None),
+    // 32-bit float depth plus 8-bit stencil, padded to 64 bits per pixel as GPUs store it.
+    entry(PixelFormat::DEPTH_32F_STENCIL_8, "DEPTH_32F_STENCIL_8", Depth, single!(64, None), None),
+    entry(PixelFormat::STENCIL_8, "STENCIL_8", Depth, single!(8, None), None),
+    entry(
+        PixelFormat::YCBCR_P010,
+        "YCBCR_P010",
+        Yuv,
+        &[plane(16, 1, R16), plane(32, 2, GR1616)],
+        Some(fourcc(b"P010")),
+    ),
+    entry(PixelFormat::R_8, "R_8", Rgb, single!(8, R8), R8),
+    entry(PixelFormat::R_16_UINT, "R_16_UINT", Rgb, single!(16, R16), R16),
+    entry(PixelFormat::RG_1616_UINT, "RG_1616_UINT", Rgb, single!(32, GR1616), GR1616),
+    entry(PixelFormat::RGBA_10101010, "RGBA_10101010", Rgb, single!(64, None), None),
+    entry(PixelFormat::HSV_888, "HSV_888", Rgb, single!(24, None), None),
+];
+
+/// A set of formats from [`FORMATS`], as a bitmask over table positions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FormatSet(pub u64);
+
+impl FormatSet {
+    /// No format.
+    pub const EMPTY: FormatSet = FormatSet(0);
+    /// Every format in the table.
+    pub const ALL: FormatSet = FormatSet((1u64 << FORMATS.len()) - 1);
+
+    /// Whether `format` is in the set.
+    pub fn contains(self, format: PixelFormat) -> bool {
+        format.index().is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+    /// The set with `format` added (unknown formats are ignored).
+    pub fn with(self, format: PixelFormat) -> FormatSet {
+        match format.index() {
+            Some(i) => FormatSet(self.0 | (1 << i)),
+            None => self,
+        }
+    }
+    /// Formats in both sets.
+    pub fn intersect(self, other: FormatSet) -> FormatSet {
+        FormatSet(self.0 & other.0)
+    }
+    /// Every format whose kind is `kind`.
+    pub fn of_kind(kind: FormatKind) -> FormatSet {
+        FORMATS
+            .iter()
+            .filter(|info| info.kind == kind)
+            .fold(FormatSet::EMPTY, |set, info| set.with(info.format))
+    }
+    /// The formats in table order.
+    pub fn iter(self) -> impl Iterator<Item = PixelFormat> {
+        FORMATS
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, info)| info.format)
+    }
+}
+
+impl std::ops::BitOr for FormatSet {
+    type Output = FormatSet;
+    fn bitor(self, rhs: FormatSet) -> FormatSet {
+        FormatSet(self.0 | rhs.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_unique_values_and_names() {
+        for (i, a) in FORMATS.iter().enumerate() {
+            for b in &FORMATS[i + 1..] {
+                assert_ne!(a.format, b.format, "{} and {}", a.name, b.name);
+                assert_ne!(a.name, b.name);
+            }
+            assert_eq!(PixelFormat::parse(a.name), Ok(a.format));
+            assert_eq!(a.format.to_string(), a.name);
+        }
+    }
+
+    #[test]
+    fn design_values() {
+        assert_eq!(PixelFormat::parse("0x32315659"), Ok(PixelFormat::YV12));
+        assert_eq!(PixelFormat::parse("nv21"), Ok(PixelFormat::YCRCB_420_SP));
+        assert_eq!(PixelFormat::Y8.0, 0x2020_3859);
+        assert_eq!(PixelFormat::Y16.0, 0x2036_3159);
+        assert_eq!(fourcc(b"NV12"), 0x3231_564e);
+        assert!(PixelFormat(0x7777).info().is_none());
+        assert!(PixelFormat::parse("NOPE").is_err());
+    }
+
+    #[test]
+    fn format_sets() {
+        let set = FormatSet::EMPTY.with(PixelFormat::RGBA_8888).with(PixelFormat::YV12);
+        assert!(set.contains(PixelFormat::YV12));
+        assert!(!set.contains(PixelFormat::BLOB));
+        assert!(!set.contains(PixelFormat(12345)));
+        assert_eq!(set.iter().count(), 2);
+        assert!(FormatSet::ALL.contains(PixelFormat::HSV_888));
+        assert!(FormatSet::of_kind(FormatKind::Raw).contains(PixelFormat::RAW10));
+    }
+}

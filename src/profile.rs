@@ -1,0 +1,411 @@
+//! Platform profiles: a platform's devices and heaps, built in or loaded from a profile file.
+
+use crate::device::{Constraints, Device, Role};
+use crate::format::{FormatKind, FormatSet, PixelFormat};
+use std::fmt;
+
+/// Most devices one profile may list (device sets are 32-bit masks).
+pub const MAX_DEVICES: usize = 32;
+
+/// What a heap is for; the solver picks a role, the memory layer finds the kernel heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HeapRole {
+    /// Ordinary cached system memory (`/dev/dma_heap/system`).
+    System,
+    /// System memory mapped write-combined (`system-uncached`).
+    SystemUncached,
+    /// Physically contiguous memory (a CMA heap).
+    Contiguous,
+    /// Protected (secure) memory.
+    Protected,
+}
+
+impl HeapRole {
+    /// Every role.
+    pub const ALL: [HeapRole; 4] =
+        [HeapRole::System, HeapRole::SystemUncached, HeapRole::Contiguous, HeapRole::Protected];
+    /// The name used in profile files and dumps.
+    pub const fn name(self) -> &'static str {
+        match self {
+            HeapRole::System => "system",
+            HeapRole::SystemUncached => "system-uncached",
+            HeapRole::Contiguous => "contiguous",
+            HeapRole::Protected => "protected",
+        }
+    }
+    /// Parses a profile-file heap role.
+    pub fn parse(text: &str) -> Option<HeapRole> {
+        HeapRole::ALL.into_iter().find(|r| r.name() == text)
+    }
+}
+
+impl fmt::Display for HeapRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One heap a profile expects the kernel to have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeapSpec {
+    /// What the solver uses it for.
+    pub role: HeapRole,
+    /// The kernel heap name under `/dev/dma_heap/`.
+    pub name: String,
+    /// Highest physical address bit its memory may use.
+    pub address_bits: u8,
+    /// Whether its buffers are physically contiguous.
+    pub contiguous: bool,
+}
+
+/// A platform: its devices and heaps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// Profile name.
+    pub name: String,
+    devices: Vec<Device>,
+    heaps: Vec<HeapSpec>,
+}
+
+/// A malformed profile file: the line and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileError {
+    /// 1-based line number (0 for whole-file problems).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "profile: {}", self.message)
+        } else {
+            write!(f, "profile line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// The built-in profiles' sources, in the same file format a device ships under `/vendor/etc/`.
+pub const BUILTIN: [(&str, &str); 3] = [
+    ("soc", include_str!("../profiles/soc.conf")),
+    ("cuttlefish", include_str!("../profiles/cuttlefish.conf")),
+    ("host", include_str!("../profiles/host.conf")),
+];
+
+impl Profile {
+    /// A built-in profile by name.
+    pub fn builtin(name: &str) -> Option<Profile> {
+        BUILTIN.iter().find(|(n, _)| *n == name).and_then(|(_, text)| Profile::parse(text).ok())
+    }
+
+    /// Loads a profile file.
+    pub fn from_file(path: &std::path::Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+            line: 0,
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        Profile::parse(&text)
+    }
+
+    /// A built-in profile name, or else a path to a profile file.
+    pub fn resolve(name_or_path: &str) -> Result<Profile, ProfileError> {
+        match Profile::builtin(name_or_path) {
+            Some(profile) => Ok(profile),
+            None => Profile::from_file(std::path::Path::new(name_or_path)),
+        }
+    }
+
+    /// Builds a profile from parts (tests, tools).
+    pub fn new(name: &str, devices: Vec<Device>, heaps: Vec<HeapSpec>) -> Result<Profile, ProfileError> {
+        let whole = |message: String| ProfileError { line: 0, message };
+        if devices.len() > MAX_DEVICES {
+            return Err(whole(format!("more than {MAX_DEVICES} devices")));
+        }
+        for (i, d) in devices.iter().enumerate() {
+            if devices[..i].iter().any(|e| e.name == d.name) {
+                return Err(whole(format!("device `{}` listed twice", d.name)));
+            }
+        }
+        for (i, h) in heaps.iter().enumerate() {
+            if heaps[..i].iter().any(|e| e.role == h.role) {
+                return Err(whole(format!("heap role `{}` listed twice", h.role)));
+            }
+        }
+        if !heaps.iter().any(|h| h.role == HeapRole::System) {
+            return Err(whole("no `system` heap".into()));
+        }
+        Ok(Profile { name: name.to_string(), devices, heaps })
+    }
+
+    /// Its devices, in profile order (the order of device masks).
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+    /// Index of the device called `name`.
+    pub fn device_index(&self, name: &str) -> Option<usize> {
+        self.devices.iter().position(|d| d.name == name)
+    }
+    /// The device called `name`.
+    pub fn device(&self, name: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| d.name == name)
+    }
+    /// Its heaps.
+    pub fn heaps(&self) -> &[HeapSpec] {
+        &self.heaps
+    }
+    /// The heap for `role`, if the platform has one.
+    pub fn heap(&self, role: HeapRole) -> Option<&HeapSpec> {
+        self.heaps.iter().find(|h| h.role == role)
+    }
+
+    /// Parses the profile file format (see `profiles/soc.conf` for a commented example).
+    pub fn parse(text: &str) -> Result<Profile, ProfileError> {
+        let mut name: Option<String> = None;
+        let mut devices: Vec<(usize, Device)> = Vec::new();
+        let mut heaps: Vec<(usize, HeapSpec)> = Vec::new();
+        enum Section {
+            None,
+            Device,
+            Heap,
+        }
+        let mut section = Section::None;
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let err = |message: String| ProfileError { line, message };
+            let content = raw.split('#').next().unwrap_or("").trim();
+            if content.is_empty() {
+                continue;
+            }
+            if let Some((key, value)) = content.split_once('=') {
+                let (key, value) = (key.trim(), value.trim());
+                match section {
+                    Section::None => return Err(err(format!("`{key}` outside a device or heap section"))),
+                    Section::Device => {
+                        let device = &mut devices.last_mut().ok_or_else(|| err("no device".into()))?.1;
+                        device_key(device, key, value).map_err(err)?;
+                    }
+                    Section::Heap => {
+                        let heap = &mut heaps.last_mut().ok_or_else(|| err("no heap".into()))?.1;
+                        heap_key(heap, key, value).map_err(err)?;
+                    }
+                }
+                continue;
+            }
+            let mut words = content.split_whitespace();
+            let keyword = words.next().unwrap_or("");
+            let arg = words.next();
+            if words.next().is_some() {
+                return Err(err(format!("unexpected text after `{keyword}`")));
+            }
+            match (keyword, arg) {
+                ("profile", Some(n)) => {
+                    if name.is_some() {
+                        return Err(err("second `profile` line".into()));
+                    }
+                    name = Some(n.to_string());
+                }
+                ("device", Some(n)) => {
+                    if devices.iter().any(|(_, d)| d.name == n) {
+                        return Err(err(format!("device `{n}` defined twice")));
+                    }
+                    if devices.len() == MAX_DEVICES {
+                        return Err(err(format!("more than {MAX_DEVICES} devices")));
+                    }
+                    // Capabilities are opt-in: an undeclared device is assumed not to snoop CPU caches (so
+                    // maintenance is never skipped by mistake) and not to handle protected memory.
+                    let defaults = Constraints { coherent: false, protected: false, ..Constraints::NONE };
+                    devices.push((line, Device::new(n, &[], defaults)));
+                    section = Section::Device;
+                }
+                ("heap", Some(r)) => {
+                    let role = HeapRole::parse(r).ok_or_else(|| {
+                        err(format!("unknown heap role `{r}` (system, system-uncached, contiguous, protected)"))
+                    })?;
+                    if heaps.iter().any(|(_, h)| h.role == role) {
+                        return Err(err(format!("heap `{r}` defined twice")));
+                    }
+                    heaps.push((
+                        line,
+                        HeapSpec {
+                            role,
+                            name: String::new(),
+                            address_bits: 64,
+                            contiguous: role == HeapRole::Contiguous,
+                        },
+                    ));
+                    section = Section::Heap;
+                }
+                _ => return Err(err(format!("expected `profile NAME`, `device NAME`, `heap ROLE` or `key = value`, found `{content}`"))),
+            }
+        }
+        for (line, device) in &devices {
+            if device.roles == 0 {
+                return Err(ProfileError { line: *line, message: format!("device `{}` has no roles", device.name) });
+            }
+        }
+        for (line, heap) in &heaps {
+            if heap.name.is_empty() {
+                return Err(ProfileError { line: *line, message: format!("heap `{}` has no name", heap.role) });
+            }
+        }
+        let name = name.ok_or(ProfileError { line: 0, message: "missing `profile NAME` line".into() })?;
+        Profile::new(
+            &name,
+            devices.into_iter().map(|(_, d)| d).collect(),
+            heaps.into_iter().map(|(_, h)| h).collect(),
+        )
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "yes" | "true" | "1" => Ok(true),
+        "no" | "false" | "0" => Ok(false),
+        _ => Err(format!("expected yes or no, found `{value}`")),
+    }
+}
+
+fn parse_u64(key: &str, value: &str) -> Result<u64, String> {
+    let n = if let Some(hex) = value.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16)
+    } else {
+        value.parse()
+    };
+    n.map_err(|_| format!("`{key}` wants a number, found `{value}`"))
+}
+
+fn parse_positive(key: &str, value: &str) -> Result<u64, String> {
+    match parse_u64(key, value)? {
+        0 => Err(format!("`{key}` must be positive")),
+        n => Ok(n),
+    }
+}
+
+fn parse_u32(key: &str, value: &str) -> Result<u32, String> {
+    u32::try_from(parse_positive(key, value)?).map_err(|_| format!("`{key}` = {value} is too large"))
+}
+
+fn parse_formats(value: &str) -> Result<FormatSet, String> {
+    let mut set = FormatSet::EMPTY;
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let group = match item {
+            "@all" => Some(FormatSet::ALL),
+            "@rgb" => Some(FormatSet::of_kind(FormatKind::Rgb)),
+            "@yuv" => Some(FormatSet::of_kind(FormatKind::Yuv)),
+            "@raw" => Some(FormatSet::of_kind(FormatKind::Raw)),
+            "@blob" => Some(FormatSet::of_kind(FormatKind::Blob)),
+            "@depth" => Some(FormatSet::of_kind(FormatKind::Depth)),
+            _ => None,
+        };
+        set = match group {
+            Some(g) => set | g,
+            None => {
+                let format = PixelFormat::parse(item)?;
+                if format.info().is_none() {
+                    return Err(format!("unknown pixel format `{item}`"));
+                }
+                set.with(format)
+            }
+        };
+    }
+    Ok(set)
+}
+
+fn device_key(device: &mut Device, key: &str, value: &str) -> Result<(), String> {
+    let c = &mut device.constraints;
+    match key {
+        "roles" => {
+            let mut roles = Vec::new();
+            for r in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                roles.push(Role::parse(r).ok_or_else(|| {
+                    let known: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+                    format!("unknown role `{r}` (known: {})", known.join(", "))
+                })?);
+            }
+            let constraints = *c;
+            *device = Device::new(&device.name, &roles, constraints);
+        }
+        "coherent" => c.coherent = parse_bool(value)?,
+        "contiguous" => c.contiguous = parse_bool(value)?,
+        "protected" => c.protected = parse_bool(value)?,
+        "stride-align" => c.stride_align = parse_positive(key, value)?,
+        "height-align" => c.height_align = parse_positive(key, value)?,
+        "offset-align" => c.offset_align = parse_positive(key, value)?,
+        "size-align" => c.size_align = parse_positive(key, value)?,
+        "max-width" => c.max_width = parse_u32(key, value)?,
+        "max-height" => c.max_height = parse_u32(key, value)?,
+        "max-stride" => c.max_stride = parse_positive(key, value)?,
+        "max-size" => c.max_size = parse_positive(key, value)?,
+        "address-bits" => c.address_bits = parse_address_bits(value)?,
+        "reads" => c.reads = parse_formats(value)?,
+        "writes" => c.writes = parse_formats(value)?,
+        _ => return Err(format!("unknown device key `{key}`")),
+    }
+    Ok(())
+}
+
+fn parse_address_bits(value: &str) -> Result<u8, String> {
+    match value.parse::<u8>() {
+        Ok(bits @ 12..=64) => Ok(bits),
+        _ => Err(format!("`address-bits` wants 12..=64, found `{value}`")),
+    }
+}
+
+fn heap_key(heap: &mut HeapSpec, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "name" => {
+            // The name becomes a path under /dev/dma_heap: no separators, no dot entries.
+            if value.is_empty() || value.contains('/') || value == "." || value == ".." {
+                return Err(format!("invalid heap name `{value}`"));
+            }
+            heap.name = value.to_string();
+        }
+        "address-bits" => heap.address_bits = parse_address_bits(value)?,
+        "contiguous" => heap.contiguous = parse_bool(value)?,
+        _ => return Err(format!("unknown heap key `{key}`")),
+    }
+    Ok(())
+}
+
+impl fmt::Display for Profile {
+    /// Writes the profile back in the file format (a round trip gives the same profile).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "profile {}", self.name)?;
+        for h in &self.heaps {
+            writeln!(f, "\nheap {}\n  name = {}\n  address-bits = {}", h.role, h.name, h.address_bits)?;
+            writeln!(f, "  contiguous = {}", yes(h.contiguous))?;
+        }
+        for d in &self.devices {
+            let c = &d.constraints;
+            let roles: Vec<&str> = d.role_list().map(Role::name).collect();
+            writeln!(f, "\ndevice {}\n  roles = {}", d.name, roles.join(", "))?;
+            writeln!(f, "  coherent = {}\n  contiguous = {}\n  protected = {}", yes(c.coherent), yes(c.contiguous), yes(c.protected))?;
+            writeln!(f, "  stride-align = {}\n  height-align = {}", c.stride_align, c.height_align)?;
+            writeln!(f, "  offset-align = {}\n  size-align = {}", c.offset_align, c.size_align)?;
+            writeln!(f, "  max-width = {}\n  max-height = {}", c.max_width, c.max_height)?;
+            writeln!(f, "  max-stride = {}\n  max-size = {}", c.max_stride, c.max_size)?;
+            writeln!(f, "  address-bits = {}", c.address_bits)?;
+            writeln!(f, "  reads = {}\n  writes = {}", format_list(c.reads), format_list(c.writes))?;
+        }
+        Ok(())
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// A format set as a comma-separated list of names.
+pub fn format_list(set: FormatSet) -> String {
+    set.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests;

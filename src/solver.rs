@@ -1,0 +1,614 @@
+//! The central solver: one deterministic placement (heap, layout, cache policy) that satisfies
+//! every device a buffer will meet, or the device whose constraint cannot be met.
+
+use crate::descriptor::{Descriptor, DescriptorError};
+use crate::device::{Access, Constraints, Device, Role, RoleSet};
+use crate::error::ErrorCode;
+use crate::format::{FormatKind, PixelFormat};
+use crate::layout::{self, Layout, LayoutError};
+use crate::profile::{HeapRole, HeapSpec, Profile};
+use std::fmt;
+
+/// How the CPU maps the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CachePolicy {
+    /// Cached mapping: fast CPU reads; needs maintenance around non-coherent devices.
+    Cached,
+    /// Write-combined/uncached mapping (or no CPU mapping): never needs CPU cache maintenance.
+    Uncached,
+}
+
+impl CachePolicy {
+    /// `cached` or `uncached`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CachePolicy::Cached => "cached",
+            CachePolicy::Uncached => "uncached",
+        }
+    }
+}
+
+/// A set of a profile's devices, as a bitmask over profile order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DeviceSet(pub u32);
+
+impl DeviceSet {
+    /// Whether device `index` is in the set.
+    pub const fn contains(self, index: usize) -> bool {
+        index < 32 && self.0 & (1 << index) != 0
+    }
+    /// The set with device `index` added.
+    pub const fn with(self, index: usize) -> DeviceSet {
+        if index < 32 {
+            DeviceSet(self.0 | (1 << index))
+        } else {
+            self
+        }
+    }
+    /// Device indices in order.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..32).filter(move |&i| self.contains(i))
+    }
+}
+
+/// Why the heap was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeapReason {
+    /// Nothing needed more than ordinary system memory.
+    Default,
+    /// Protected content.
+    Protected,
+    /// Device `.0` needs physically contiguous memory.
+    ContiguousFor(usize),
+    /// Device `.0` can only address `.1` bits and the system heap may hand out higher pages.
+    AddressLimitFor(usize, u8),
+    /// Write-combined memory: see the cache reason.
+    Uncached,
+}
+
+/// Why the cache policy was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CacheReason {
+    /// The CPU reads often: a cached mapping.
+    CpuReadsOften,
+    /// Every device snoops the CPU caches, so caching costs no maintenance.
+    AllCoherent,
+    /// Device `.0` does not snoop and the CPU seldom reads: write-combined avoids all maintenance.
+    NonCoherentWithoutCpuReads(usize),
+    /// Uncached would be better but the platform has no `system-uncached` heap.
+    NoUncachedHeap,
+    /// The contiguous heap maps cached.
+    ContiguousHeap,
+    /// Protected memory is never mapped by the CPU.
+    Protected,
+}
+
+/// Why the format is what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FormatReason {
+    /// The request named a concrete format.
+    AsRequested,
+    /// A flexible format was resolved to the first candidate every device accepts.
+    Resolved,
+}
+
+/// The reasons for every choice in a [`Placement`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Reasons {
+    /// Heap choice.
+    pub heap: HeapReason,
+    /// Cache policy.
+    pub cache: CacheReason,
+    /// Format resolution.
+    pub format: FormatReason,
+}
+
+/// Where and how a buffer lives. Plain data, no heap allocation: solving is cheap to repeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Placement {
+    /// The heap role to allocate from.
+    pub heap: HeapRole,
+    /// Whether the memory is physically contiguous.
+    pub contiguous: bool,
+    /// Highest address bit the memory may use (the heap's guarantee).
+    pub address_bits: u8,
+    /// CPU mapping policy.
+    pub cache: CachePolicy,
+    /// The format the client asked for.
+    pub requested_format: PixelFormat,
+    /// The concrete format laid out (differs for IMPLEMENTATION_DEFINED).
+    pub format: PixelFormat,
+    /// DRM fourcc of the resolved format, 0 if none.
+    pub fourcc: u32,
+    /// Plane layout, strides and total size.
+    pub layout: Layout,
+    /// Bytes of client metadata to reserve beside the buffer.
+    pub reserved_size: u64,
+    /// Devices that read the buffer.
+    pub readers: DeviceSet,
+    /// Devices that write the buffer.
+    pub writers: DeviceSet,
+    /// The merged constraints the layout satisfies.
+    pub constraints: Constraints,
+    /// Why each choice was made.
+    pub reasons: Reasons,
+}
+
+impl Placement {
+    /// Allocation size in bytes (page-aligned).
+    pub fn size(&self) -> u64 {
+        self.layout.size
+    }
+    /// Every attached device.
+    pub fn devices(&self) -> DeviceSet {
+        DeviceSet(self.readers.0 | self.writers.0)
+    }
+    /// Names of the attached devices, in profile order.
+    pub fn device_names<'a>(&self, profile: &'a Profile) -> impl Iterator<Item = &'a str> + 'a {
+        let set = self.devices();
+        profile.devices().iter().enumerate().filter(move |(i, _)| set.contains(*i)).map(|(_, d)| d.name.as_str())
+    }
+    /// The access device `index` makes.
+    pub fn access(&self, index: usize) -> Access {
+        Access { read: self.readers.contains(index), write: self.writers.contains(index) }
+    }
+
+    /// Human-readable reasons, one `(choice, explanation)` pair per decision.
+    pub fn explain(&self, profile: &Profile) -> Vec<(&'static str, String)> {
+        let name = |i: usize| profile.devices().get(i).map_or("?", |d| d.name.as_str());
+        let heap_name = profile.heap(self.heap).map_or("?", |h| h.name.as_str());
+        let heap = match self.reasons.heap {
+            HeapReason::Default => "ordinary system memory satisfies every device".to_string(),
+            HeapReason::Protected => "PROTECTED content needs the protected heap".to_string(),
+            HeapReason::ContiguousFor(i) => format!("{} needs physically contiguous memory", name(i)),
+            HeapReason::AddressLimitFor(i, bits) => {
+                format!("{} addresses only {bits} bits; the contiguous heap lies below that", name(i))
+            }
+            HeapReason::Uncached => "write-combined system memory (see cache)".to_string(),
+        };
+        let cache = match self.reasons.cache {
+            CacheReason::CpuReadsOften => "CPU_READ_OFTEN: cached mapping for fast reads".to_string(),
+            CacheReason::AllCoherent => "every device snoops CPU caches: cached costs nothing".to_string(),
+            CacheReason::NonCoherentWithoutCpuReads(i) => format!(
+                "{} does not snoop CPU caches and the CPU seldom reads: write-combined needs no flushes",
+                name(i)
+            ),
+            CacheReason::NoUncachedHeap => {
+                "no system-uncached heap on this platform: cached, with tracked maintenance".to_string()
+            }
+            CacheReason::ContiguousHeap => "the contiguous heap maps cached".to_string(),
+            CacheReason::Protected => "protected memory is never CPU-mapped".to_string(),
+        };
+        let format = match self.reasons.format {
+            FormatReason::AsRequested => format!("{} as requested", self.format),
+            FormatReason::Resolved => {
+                format!("{} resolved to {} for this device set", self.requested_format, self.format)
+            }
+        };
+        let c = &self.constraints;
+        vec![
+            ("heap", format!("{} ({heap_name}): {heap}", self.heap)),
+            ("cache", format!("{}: {cache}", self.cache.name())),
+            ("format", format),
+            (
+                "layout",
+                format!(
+                    "stride alignment lcm {} B, height alignment {} rows, offset alignment {} B",
+                    c.stride_align, c.height_align, c.offset_align
+                ),
+            ),
+        ]
+    }
+}
+
+/// Why no placement exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SolveError {
+    /// The descriptor itself is invalid.
+    Descriptor(DescriptorError),
+    /// Usage needs a role no device of the profile plays.
+    NoDevice(Role),
+    /// No device is called that.
+    UnknownDevice(String),
+    /// A device cannot read or write the format.
+    Format {
+        /// The device.
+        device: String,
+        /// The format.
+        format: PixelFormat,
+        /// Whether it was asked to write (else read).
+        write: bool,
+    },
+    /// A flexible format has no candidate that every device accepts.
+    NoFormat(PixelFormat),
+    /// A device limit is exceeded.
+    Limit {
+        /// The device.
+        device: String,
+        /// Which limit.
+        what: &'static str,
+        /// The buffer's value.
+        value: u64,
+        /// The device's limit.
+        limit: u64,
+    },
+    /// A device cannot touch protected memory.
+    NotProtected(String),
+    /// A device's alignment cannot be combined with the others' within 64 bits.
+    AlignmentOverflow(String),
+    /// The profile has no heap of a needed role.
+    MissingHeap(HeapRole, &'static str),
+    /// A device's address limit is below every heap that could hold the buffer.
+    AddressLimit {
+        /// The device.
+        device: String,
+        /// Its address bits.
+        bits: u8,
+    },
+    /// The layout cannot be computed (sizes overflow).
+    Layout(LayoutError),
+    /// A device attached after finalize does not fit the placement already made.
+    Conflict {
+        /// The device.
+        device: String,
+        /// What it needs that the placement lacks.
+        reason: String,
+    },
+}
+
+impl SolveError {
+    /// The wire outcome.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SolveError::Descriptor(e) => e.code(),
+            SolveError::Layout(_) => ErrorCode::BadDescriptor,
+            _ => ErrorCode::Unsupported,
+        }
+    }
+}
+
+impl fmt::Display for SolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SolveError::Descriptor(e) => write!(f, "{e}"),
+            SolveError::NoDevice(role) => write!(f, "no device of this platform has the {} role", role.name()),
+            SolveError::UnknownDevice(name) => write!(f, "no device called `{name}`"),
+            SolveError::Format { device, format, write } => {
+                write!(f, "{device} cannot {} {format}", if *write { "write" } else { "read" })
+            }
+            SolveError::NoFormat(format) => write!(f, "no concrete format for {format} suits every device"),
+            SolveError::Limit { device, what, value, limit } => {
+                write!(f, "{device}: {what} {value} exceeds its limit {limit}")
+            }
+            SolveError::NotProtected(device) => write!(f, "{device} cannot access protected memory"),
+            SolveError::AlignmentOverflow(device) => {
+                write!(f, "{device}'s alignment cannot be combined with the others' in 64 bits")
+            }
+            SolveError::MissingHeap(role, why) => write!(f, "no {role} heap on this platform ({why})"),
+            SolveError::AddressLimit { device, bits } => {
+                write!(f, "{device} addresses only {bits} bits and no suitable heap lies below that")
+            }
+            SolveError::Layout(e) => write!(f, "{e}"),
+            SolveError::Conflict { device, reason } => write!(f, "{device} cannot use this buffer: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for SolveError {}
+
+impl From<DescriptorError> for SolveError {
+    fn from(e: DescriptorError) -> Self {
+        SolveError::Descriptor(e)
+    }
+}
+
+/// Places `descriptor` on `profile`: the devices its usage names, their merged constraints, one
+/// placement. Same input, same output.
+pub fn solve(descriptor: &Descriptor, profile: &Profile) -> Result<Placement, SolveError> {
+    let (readers, writers) = devices_for_usage(descriptor, profile)?;
+    solve_for(descriptor, profile, readers, writers)
+}
+
+/// Whether `solve` would succeed: the same code, nothing allocated.
+pub fn is_supported(descriptor: &Descriptor, profile: &Profile) -> bool {
+    solve(descriptor, profile).is_ok()
+}
+
+/// The devices (readers, writers) that the usage bits attach.
+pub fn devices_for_usage(descriptor: &Descriptor, profile: &Profile) -> Result<(DeviceSet, DeviceSet), SolveError> {
+    let roles = RoleSet::from_usage(descriptor.usage);
+    let (mut readers, mut writers) = (DeviceSet::default(), DeviceSet::default());
+    for (role, access) in roles.iter() {
+        let mut found = false;
+        for (i, device) in profile.devices().iter().enumerate() {
+            if device.has_role(role) {
+                found = true;
+                if access.read {
+                    readers = readers.with(i);
+                }
+                if access.write {
+                    writers = writers.with(i);
+                }
+            }
+        }
+        if !found {
+            return Err(SolveError::NoDevice(role));
+        }
+    }
+    Ok((readers, writers))
+}
+
+/// Candidates for IMPLEMENTATION_DEFINED, in preference order.
+fn flexible_candidates(readers: DeviceSet, writers: DeviceSet, profile: &Profile) -> &'static [PixelFormat] {
+    let media = [Role::Camera, Role::VideoEncoder, Role::VideoDecoder, Role::ImageEncoder];
+    let all = DeviceSet(readers.0 | writers.0);
+    let has_media = all.iter().any(|i| profile.devices()[i].role_list().any(|r| media.contains(&r)));
+    if has_media {
+        &[PixelFormat::YCBCR_420_888, PixelFormat::YCRCB_420_SP, PixelFormat::RGBX_8888]
+    } else {
+        &[PixelFormat::RGBX_8888, PixelFormat::RGBA_8888]
+    }
+}
+
+fn accepts(device: &Device, access: Access, format: PixelFormat) -> bool {
+    (!access.read || device.constraints.reads.contains(format))
+        && (!access.write || device.constraints.writes.contains(format))
+}
+
+/// Places `descriptor` for an explicit set of reading and writing devices.
+pub fn solve_for(
+    descriptor: &Descriptor,
+    profile: &Profile,
+    readers: DeviceSet,
+    writers: DeviceSet,
+) -> Result<Placement, SolveError> {
+    let devices = profile.devices();
+    let all = DeviceSet(readers.0 | writers.0);
+    let access = |i: usize| Access { read: readers.contains(i), write: writers.contains(i) };
+
+    let mut merged = Constraints::NONE;
+    for i in all.iter() {
+        let device = devices.get(i).ok_or_else(|| SolveError::UnknownDevice(format!("#{i}")))?;
+        merged = merged
+            .merge(&device.constraints)
+            .ok_or_else(|| SolveError::AlignmentOverflow(device.name.clone()))?;
+    }
+
+    // Format: as requested, or the first candidate every device accepts.
+    let requested = descriptor.format;
+    let info = requested.info().ok_or(SolveError::Descriptor(DescriptorError::UnknownFormat(requested.0)))?;
+    let (format, format_reason) = if info.kind == FormatKind::Flexible {
+        let chosen = flexible_candidates(readers, writers, profile)
+            .iter()
+            .copied()
+            .find(|&f| all.iter().all(|i| accepts(&devices[i], access(i), f)))
+            .ok_or(SolveError::NoFormat(requested))?;
+        (chosen, FormatReason::Resolved)
+    } else {
+        (requested, FormatReason::AsRequested)
+    };
+    let info = format.info().ok_or(SolveError::NoFormat(requested))?;
+    for i in all.iter() {
+        let a = access(i);
+        if !accepts(&devices[i], a, format) {
+            let write = a.write && !devices[i].constraints.writes.contains(format);
+            return Err(SolveError::Format { device: devices[i].name.clone(), format, write });
+        }
+    }
+
+    let protected = descriptor.usage.protected();
+    if protected {
+        if let Some(i) = all.iter().find(|&i| !devices[i].constraints.protected) {
+            return Err(SolveError::NotProtected(devices[i].name.clone()));
+        }
+    }
+
+    let layout = layout::compute(info, descriptor.width, descriptor.height, descriptor.layer_count, &merged)
+        .map_err(SolveError::Layout)?;
+
+    let (heap, heap_reason, cache, cache_reason) = choose_heap(descriptor, profile, all, &merged)?;
+    let placement = Placement {
+        heap: heap.role,
+        contiguous: heap.contiguous,
+        address_bits: heap.address_bits,
+        cache,
+        requested_format: requested,
+        format,
+        fourcc: info.fourcc.unwrap_or(0),
+        layout,
+        reserved_size: descriptor.reserved_size,
+        readers,
+        writers,
+        constraints: merged,
+        reasons: Reasons { heap: heap_reason, cache: cache_reason, format: format_reason },
+    };
+    // The layout was built from the merged constraints; this re-checks it per device and turns
+    // device maxima into errors that name the device.
+    for i in all.iter() {
+        check_device(&devices[i], access(i), &placement, descriptor)?;
+    }
+    Ok(placement)
+}
+
+fn first_device(profile: &Profile, set: DeviceSet, pred: impl Fn(&Device) -> bool) -> usize {
+    set.iter().find(|&i| pred(&profile.devices()[i])).unwrap_or(0)
+}
+
+fn choose_heap<'p>(
+    descriptor: &Descriptor,
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<(&'p HeapSpec, HeapReason, CachePolicy, CacheReason), SolveError> {
+    let fits = |h: &HeapSpec| h.address_bits <= merged.address_bits;
+    let narrowest = || {
+        let i = first_device(profile, all, |d| d.constraints.address_bits == merged.address_bits);
+        SolveError::AddressLimit { device: profile.devices()[i].name.clone(), bits: merged.address_bits }
+    };
+    if descriptor.usage.protected() {
+        let heap = profile
+            .heap(HeapRole::Protected)
+            .ok_or(SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage"))?;
+        if merged.contiguous && !heap.contiguous {
+            let i = first_device(profile, all, |d| d.constraints.contiguous);
+            return Err(SolveError::Conflict {
+                device: profile.devices()[i].name.clone(),
+                reason: "needs contiguous memory and the protected heap is not contiguous".into(),
+            });
+        }
+        if !fits(heap) {
+            return Err(narrowest());
+        }
+        return Ok((heap, HeapReason::Protected, CachePolicy::Uncached, CacheReason::Protected));
+    }
+    if merged.contiguous {
+        let i = first_device(profile, all, |d| d.constraints.contiguous);
+        let heap = profile
+            .heap(HeapRole::Contiguous)
+            .ok_or(SolveError::MissingHeap(HeapRole::Contiguous, "a device needs contiguous memory"))?;
+        if !fits(heap) {
+            return Err(narrowest());
+        }
+        return Ok((heap, HeapReason::ContiguousFor(i), CachePolicy::Cached, CacheReason::ContiguousHeap));
+    }
+    let system = profile.heap(HeapRole::System).ok_or(SolveError::MissingHeap(HeapRole::System, "every profile needs one"))?;
+    if !fits(system) {
+        // Only physically contiguous memory is known to lie low enough.
+        let i = first_device(profile, all, |d| d.constraints.address_bits == merged.address_bits);
+        return match profile.heap(HeapRole::Contiguous) {
+            Some(heap) if fits(heap) => Ok((
+                heap,
+                HeapReason::AddressLimitFor(i, merged.address_bits),
+                CachePolicy::Cached,
+                CacheReason::ContiguousHeap,
+            )),
+            _ => Err(narrowest()),
+        };
+    }
+    if descriptor.usage.cpu_reads_often() {
+        return Ok((system, HeapReason::Default, CachePolicy::Cached, CacheReason::CpuReadsOften));
+    }
+    if merged.coherent {
+        return Ok((system, HeapReason::Default, CachePolicy::Cached, CacheReason::AllCoherent));
+    }
+    let i = first_device(profile, all, |d| !d.coherent());
+    match profile.heap(HeapRole::SystemUncached) {
+        Some(heap) if fits(heap) => Ok((
+            heap,
+            HeapReason::Uncached,
+            CachePolicy::Uncached,
+            CacheReason::NonCoherentWithoutCpuReads(i),
+        )),
+        _ => Ok((system, HeapReason::Default, CachePolicy::Cached, CacheReason::NoUncachedHeap)),
+    }
+}
+
+/// Whether `device` making `access` can use `placement`; the error says what it lacks.
+pub fn check_device(
+    device: &Device,
+    access: Access,
+    placement: &Placement,
+    descriptor: &Descriptor,
+) -> Result<(), SolveError> {
+    let c = &device.constraints;
+    let limit = |what: &'static str, value: u64, limit: u64| {
+        if value > limit {
+            Err(SolveError::Limit { device: device.name.clone(), what, value, limit })
+        } else {
+            Ok(())
+        }
+    };
+    let conflict = |reason: String| Err(SolveError::Conflict { device: device.name.clone(), reason });
+    if !accepts(device, access, placement.format) {
+        let write = access.write && !c.writes.contains(placement.format);
+        return Err(SolveError::Format { device: device.name.clone(), format: placement.format, write });
+    }
+    limit("width", u64::from(descriptor.width), u64::from(c.max_width))?;
+    limit("height", u64::from(descriptor.height), u64::from(c.max_height))?;
+    let l = &placement.layout;
+    let planes = l.planes();
+    limit("stride", planes.first().map_or(0, |p| p.stride), c.max_stride)?;
+    limit("size", l.size, c.max_size)?;
+    if descriptor.usage.protected() && !c.protected {
+        return Err(SolveError::NotProtected(device.name.clone()));
+    }
+    if c.contiguous && !placement.contiguous {
+        return conflict("needs physically contiguous memory".into());
+    }
+    if placement.address_bits > c.address_bits {
+        return conflict(format!("addresses {} bits, memory may use {}", c.address_bits, placement.address_bits));
+    }
+    let blob = placement.format.info().is_some_and(|i| i.kind == FormatKind::Blob);
+    for p in planes {
+        if !blob && p.stride % c.stride_align != 0 {
+            return conflict(format!("stride {} is not a multiple of {}", p.stride, c.stride_align));
+        }
+        if p.offset % c.offset_align != 0 {
+            return conflict(format!("plane offset {} is not a multiple of {}", p.offset, c.offset_align));
+        }
+    }
+    if !blob && planes.first().is_some_and(|p| p.height % c.height_align != 0) {
+        return conflict(format!("rows are not padded to a multiple of {}", c.height_align));
+    }
+    if l.layer_stride % c.offset_align != 0 || l.size % c.size_align != 0 {
+        return conflict(format!("layer or size alignment below {}/{}", c.offset_align, c.size_align));
+    }
+    Ok(())
+}
+
+/// The seed's lifecycle: a handle with no storage, devices attached one by one, then one
+/// placement from the union of their constraints. Attaching after finalize checks the device
+/// against the placement already made.
+#[derive(Clone, Debug)]
+pub struct PendingBuffer<'p> {
+    profile: &'p Profile,
+    descriptor: Descriptor,
+    readers: DeviceSet,
+    writers: DeviceSet,
+    placement: Option<Placement>,
+}
+
+impl<'p> PendingBuffer<'p> {
+    /// A buffer with no devices attached and no storage.
+    pub fn new(profile: &'p Profile, descriptor: Descriptor) -> PendingBuffer<'p> {
+        PendingBuffer { profile, descriptor, readers: DeviceSet::default(), writers: DeviceSet::default(), placement: None }
+    }
+
+    /// Attaches `device`. After [`PendingBuffer::finalize`], fails with the reason if the
+    /// placement does not satisfy it (and leaves the placement unchanged).
+    pub fn attach(&mut self, device: &str, access: Access) -> Result<(), SolveError> {
+        let index = self.profile.device_index(device).ok_or_else(|| SolveError::UnknownDevice(device.to_string()))?;
+        if let Some(placement) = &mut self.placement {
+            check_device(&self.profile.devices()[index], access, placement, &self.descriptor)?;
+            if access.read {
+                placement.readers = placement.readers.with(index);
+            }
+            if access.write {
+                placement.writers = placement.writers.with(index);
+            }
+        }
+        if access.read {
+            self.readers = self.readers.with(index);
+        }
+        if access.write {
+            self.writers = self.writers.with(index);
+        }
+        Ok(())
+    }
+
+    /// Decides the placement from every device attached so far (idempotent).
+    pub fn finalize(&mut self) -> Result<&Placement, SolveError> {
+        if self.placement.is_none() {
+            self.placement = Some(solve_for(&self.descriptor, self.profile, self.readers, self.writers)?);
+        }
+        self.placement.as_ref().ok_or(SolveError::NoFormat(self.descriptor.format))
+    }
+
+    /// The placement, once finalized.
+    pub fn placement(&self) -> Option<&Placement> {
+        self.placement.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests;
