@@ -63,24 +63,43 @@ pub type Result<T> = std::result::Result<T, Status>;
 
 /// Registers `binder` with the service manager under `identifier` (kernel binder only).
 ///
-/// Needs an initialized [`ProcessState`]. Errors are reduced to a [`StatusCode`], as AOSP's
-/// `binder::add_service` returns them.
+/// Opens the kernel driver first if needed; `NoInit` if it cannot. Errors are reduced to a
+/// [`StatusCode`], as AOSP's `binder::add_service` returns them.
 pub fn add_service(identifier: &str, binder: SpIBinder) -> std::result::Result<(), StatusCode> {
+    driver_open()?;
     rsbinder::hub::add_service(identifier, binder).map_err(StatusCode::from)
 }
 
 /// Blocks until the service `name` is registered, then returns it as interface `T`.
+///
+/// Opens the kernel driver first if needed; `NoInit` if it cannot.
 pub fn wait_for_interface<T: FromIBinder + ?Sized>(
     name: &str,
 ) -> std::result::Result<Strong<T>, StatusCode> {
+    driver_open()?;
     rsbinder::hub::wait_for_interface(name)
 }
 
 /// Returns the service `name` as interface `T` if it is registered now.
+///
+/// Opens the kernel driver first if needed; `NoInit` if it cannot.
 pub fn check_interface<T: FromIBinder + ?Sized>(
     name: &str,
 ) -> std::result::Result<Strong<T>, StatusCode> {
+    driver_open()?;
     rsbinder::hub::check_interface(name)
+}
+
+/// Opens the kernel driver with the default thread ceiling unless it is open, as AOSP's
+/// `ProcessState::self()` does lazily; `NoInit` when it cannot be opened. (rsbinder's
+/// service-manager calls panic without an open driver.)
+fn driver_open() -> std::result::Result<(), StatusCode> {
+    if rsbinder::ProcessState::is_initialized() || open_driver(rsbinder::DEFAULT_MAX_BINDER_THREADS)
+    {
+        Ok(())
+    } else {
+        Err(StatusCode::NoInit)
+    }
 }
 
 /// Process-wide kernel binder state, with AOSP's static methods.
