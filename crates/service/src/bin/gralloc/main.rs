@@ -1,5 +1,8 @@
 //! `gralloc`: the command-line tool (solve, profiles, replay, alloc, supported, dump, demo).
 
+mod args;
+mod solve;
+
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: gralloc <command> [args]
@@ -24,11 +27,13 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             0
         }
+        "solve" => solve::run(rest),
+        "profiles" => solve::profiles(rest),
+        "profile" => solve::profile(rest),
         _ => {
             eprintln!("gralloc: unknown command `{command}`\n{USAGE}");
             2
         }
     };
-    let _ = rest;
     ExitCode::from(code)
 }
