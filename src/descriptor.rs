@@ -95,12 +95,19 @@ impl DescriptorError {
     pub fn code(&self) -> ErrorCode {
         use DescriptorError::*;
         match self {
-            InvalidWidth(_) | InvalidHeight(_) | InvalidLayerCount(_) | BlobHeight(_)
-            | UnspecifiedFormat | NegativeReservedSize(_) => ErrorCode::BadDescriptor,
-            UnknownFormat(_) | UnknownUsage(_) | InvalidCpuUsage(_) | ProtectedCpuAccess
-            | ReservedSizeTooLarge(_) | UnknownOption(_) | UnsupportedOption(..) => {
-                ErrorCode::Unsupported
-            }
+            InvalidWidth(_)
+            | InvalidHeight(_)
+            | InvalidLayerCount(_)
+            | BlobHeight(_)
+            | UnspecifiedFormat
+            | NegativeReservedSize(_) => ErrorCode::BadDescriptor,
+            UnknownFormat(_)
+            | UnknownUsage(_)
+            | InvalidCpuUsage(_)
+            | ProtectedCpuAccess
+            | ReservedSizeTooLarge(_)
+            | UnknownOption(_)
+            | UnsupportedOption(..) => ErrorCode::Unsupported,
         }
     }
 }
@@ -120,7 +127,10 @@ impl fmt::Display for DescriptorError {
             ProtectedCpuAccess => write!(f, "PROTECTED buffers cannot have CPU usage"),
             NegativeReservedSize(n) => write!(f, "reservedSize {n} is negative"),
             ReservedSizeTooLarge(n) => {
-                write!(f, "reservedSize {n} exceeds the limit of {MAX_RESERVED_SIZE} bytes")
+                write!(
+                    f,
+                    "reservedSize {n} exceeds the limit of {MAX_RESERVED_SIZE} bytes"
+                )
             }
             UnknownOption(name) => write!(f, "unknown option `{name}`"),
             UnsupportedOption(name, v) => write!(f, "option `{name}` = {v} is not supported"),
@@ -142,9 +152,14 @@ impl Descriptor {
         };
         let name = String::from_utf8_lossy(name_bytes).into_owned();
 
-        let width = u32::try_from(info.width).ok().filter(|&w| w > 0).ok_or(InvalidWidth(info.width))?;
-        let height =
-            u32::try_from(info.height).ok().filter(|&h| h > 0).ok_or(InvalidHeight(info.height))?;
+        let width = u32::try_from(info.width)
+            .ok()
+            .filter(|&w| w > 0)
+            .ok_or(InvalidWidth(info.width))?;
+        let height = u32::try_from(info.height)
+            .ok()
+            .filter(|&h| h > 0)
+            .ok_or(InvalidHeight(info.height))?;
         let layer_count = u32::try_from(info.layer_count)
             .ok()
             .filter(|&n| n > 0)
@@ -164,14 +179,16 @@ impl Descriptor {
             return Err(UnknownUsage(usage.unknown_bits()));
         }
         if usage.cpu_read().is_none() || usage.cpu_write().is_none() {
-            return Err(InvalidCpuUsage(usage.bits() & (Usage::CPU_READ_MASK | Usage::CPU_WRITE_MASK)));
+            return Err(InvalidCpuUsage(
+                usage.bits() & (Usage::CPU_READ_MASK | Usage::CPU_WRITE_MASK),
+            ));
         }
         if usage.protected() && usage.cpu_access() {
             return Err(ProtectedCpuAccess);
         }
 
-        let reserved_size =
-            u64::try_from(info.reserved_size).map_err(|_| NegativeReservedSize(info.reserved_size))?;
+        let reserved_size = u64::try_from(info.reserved_size)
+            .map_err(|_| NegativeReservedSize(info.reserved_size))?;
         if reserved_size > MAX_RESERVED_SIZE {
             return Err(ReservedSizeTooLarge(reserved_size));
         }
@@ -192,7 +209,16 @@ impl Descriptor {
             }
         }
 
-        Ok(Descriptor { name, width, height, layer_count, format, usage, reserved_size, dataspace })
+        Ok(Descriptor {
+            name,
+            width,
+            height,
+            layer_count,
+            format,
+            usage,
+            reserved_size,
+            dataspace,
+        })
     }
 
     /// A descriptor from the common fields (one layer, no reserved bytes, no options).
@@ -244,7 +270,10 @@ mod tests {
     #[test]
     fn valid() {
         let d = Descriptor::from_info(&info()).unwrap();
-        assert_eq!((d.width, d.height, d.layer_count, d.name.as_str()), (64, 64, 1, "test"));
+        assert_eq!(
+            (d.width, d.height, d.layer_count, d.name.as_str()),
+            (64, 64, 1, "test")
+        );
     }
 
     #[test]
@@ -275,7 +304,10 @@ mod tests {
             (Box::new(|i| i.usage |= 1 << 28), Unsupported),
             (Box::new(|i| i.usage = -1), Unsupported),
             (Box::new(|i| i.usage = 1), Unsupported),
-            (Box::new(|i| i.usage = (Usage::PROTECTED | Usage::CPU_READ_RARELY).bits() as i64), Unsupported),
+            (
+                Box::new(|i| i.usage = (Usage::PROTECTED | Usage::CPU_READ_RARELY).bits() as i64),
+                Unsupported,
+            ),
             (Box::new(|i| i.reserved_size = -1), BadDescriptor),
             (Box::new(|i| i.reserved_size = i64::MAX), Unsupported),
             (
@@ -285,7 +317,10 @@ mod tests {
                 }),
                 Unsupported,
             ),
-            (Box::new(|i| i.additional_options = vec![(OPTION_COMPRESSION.into(), 1)]), Unsupported),
+            (
+                Box::new(|i| i.additional_options = vec![(OPTION_COMPRESSION.into(), 1)]),
+                Unsupported,
+            ),
             (
                 Box::new(|i| {
                     i.format = PixelFormat::BLOB.0;
@@ -304,8 +339,14 @@ mod tests {
     #[test]
     fn known_options_accepted() {
         let mut i = info();
-        i.additional_options = vec![(OPTION_DATASPACE.into(), 143_261_696), (OPTION_COMPRESSION.into(), 0)];
-        assert_eq!(Descriptor::from_info(&i).unwrap().dataspace, Some(143_261_696));
+        i.additional_options = vec![
+            (OPTION_DATASPACE.into(), 143_261_696),
+            (OPTION_COMPRESSION.into(), 0),
+        ];
+        assert_eq!(
+            Descriptor::from_info(&i).unwrap().dataspace,
+            Some(143_261_696)
+        );
         // Legacy bits 10 and 13 pass through, as the framework sends them.
         i.usage |= 1 << 10;
         assert!(Descriptor::from_info(&i).is_ok());

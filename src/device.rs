@@ -70,7 +70,10 @@ pub struct Access {
 
 impl Access {
     const fn or(self, other: Access) -> Access {
-        Access { read: self.read || other.read, write: self.write || other.write }
+        Access {
+            read: self.read || other.read,
+            write: self.write || other.write,
+        }
     }
     /// Neither read nor write.
     pub const fn is_none(self) -> bool {
@@ -78,9 +81,18 @@ impl Access {
     }
 }
 
-const R: Access = Access { read: true, write: false };
-const W: Access = Access { read: false, write: true };
-const RW: Access = Access { read: true, write: true };
+const R: Access = Access {
+    read: true,
+    write: false,
+};
+const W: Access = Access {
+    read: false,
+    write: true,
+};
+const RW: Access = Access {
+    read: true,
+    write: true,
+};
 
 /// The roles a buffer's usage gives it, with the access each role makes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -117,10 +129,16 @@ impl RoleSet {
                 set.add(role, access);
             }
         }
-        if usage.cpu_read().is_some_and(|f| f != crate::usage::CpuFrequency::Never) {
+        if usage
+            .cpu_read()
+            .is_some_and(|f| f != crate::usage::CpuFrequency::Never)
+        {
             set.add(Role::Cpu, R);
         }
-        if usage.cpu_write().is_some_and(|f| f != crate::usage::CpuFrequency::Never) {
+        if usage
+            .cpu_write()
+            .is_some_and(|f| f != crate::usage::CpuFrequency::Never)
+        {
             set.add(Role::Cpu, W);
         }
         set
@@ -136,7 +154,10 @@ impl RoleSet {
     }
     /// The roles present, with their access.
     pub fn iter(&self) -> impl Iterator<Item = (Role, Access)> + '_ {
-        Role::ALL.into_iter().map(|r| (r, self.access(r))).filter(|(_, a)| !a.is_none())
+        Role::ALL
+            .into_iter()
+            .map(|r| (r, self.access(r)))
+            .filter(|(_, a)| !a.is_none())
     }
     /// Whether no role is present.
     pub fn is_empty(&self) -> bool {
@@ -289,8 +310,18 @@ mod tests {
 
     #[test]
     fn merge_takes_strictest() {
-        let a = Constraints { stride_align: 64, max_width: 4096, address_bits: 32, ..Constraints::NONE };
-        let b = Constraints { stride_align: 48, contiguous: true, coherent: false, ..Constraints::NONE };
+        let a = Constraints {
+            stride_align: 64,
+            max_width: 4096,
+            address_bits: 32,
+            ..Constraints::NONE
+        };
+        let b = Constraints {
+            stride_align: 48,
+            contiguous: true,
+            coherent: false,
+            ..Constraints::NONE
+        };
         let m = a.merge(&b).unwrap();
         assert_eq!(m.stride_align, 192);
         assert_eq!(m.max_width, 4096);
@@ -301,7 +332,8 @@ mod tests {
 
     #[test]
     fn usage_to_roles() {
-        let roles = RoleSet::from_usage(Usage::CAMERA_OUTPUT | Usage::GPU_TEXTURE | Usage::CPU_READ_RARELY);
+        let roles =
+            RoleSet::from_usage(Usage::CAMERA_OUTPUT | Usage::GPU_TEXTURE | Usage::CPU_READ_RARELY);
         assert_eq!(roles.access(Role::Camera), W);
         assert_eq!(roles.access(Role::Gpu), R);
         assert_eq!(roles.access(Role::Cpu), R);

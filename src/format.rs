@@ -75,7 +75,12 @@ pub const fn fourcc(code: &[u8; 4]) -> u32 {
 pub const DRM_FORMAT_MOD_LINEAR: u64 = 0;
 
 const fn plane(bits_per_pixel: u32, sub: u32, fourcc: Option<u32>) -> PlaneFormat {
-    PlaneFormat { bits_per_pixel, hsub: sub, vsub: sub, fourcc }
+    PlaneFormat {
+        bits_per_pixel,
+        hsub: sub,
+        vsub: sub,
+        fourcc,
+    }
 }
 
 macro_rules! single {
@@ -180,10 +185,14 @@ impl PixelFormat {
         if let Some(format) = alias {
             return Ok(format);
         }
-        if let Some(info) = FORMATS.iter().find(|info| info.name.eq_ignore_ascii_case(text)) {
+        if let Some(info) = FORMATS
+            .iter()
+            .find(|info| info.name.eq_ignore_ascii_case(text))
+        {
             return Ok(info.format);
         }
-        let number = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        let number = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))
+        {
             i64::from_str_radix(hex, 16).ok()
         } else {
             text.parse::<i64>().ok()
@@ -237,16 +246,54 @@ use FormatKind::*;
 
 /// Every format this allocator lays out. Order is the bit order of [`FormatSet`]; keep it stable.
 pub static FORMATS: [FormatInfo; 31] = [
-    entry(PixelFormat::RGBA_8888, "RGBA_8888", Rgb, single!(32, None), Some(fourcc(b"AB24"))),
-    entry(PixelFormat::RGBX_8888, "RGBX_8888", Rgb, single!(32, None), Some(fourcc(b"XB24"))),
-    entry(PixelFormat::RGB_888, "RGB_888", Rgb, single!(24, None), Some(fourcc(b"BG24"))),
-    entry(PixelFormat::RGB_565, "RGB_565", Rgb, single!(16, None), Some(fourcc(b"RG16"))),
-    entry(PixelFormat::BGRA_8888, "BGRA_8888", Rgb, single!(32, None), Some(fourcc(b"AR24"))),
+    entry(
+        PixelFormat::RGBA_8888,
+        "RGBA_8888",
+        Rgb,
+        single!(32, None),
+        Some(fourcc(b"AB24")),
+    ),
+    entry(
+        PixelFormat::RGBX_8888,
+        "RGBX_8888",
+        Rgb,
+        single!(32, None),
+        Some(fourcc(b"XB24")),
+    ),
+    entry(
+        PixelFormat::RGB_888,
+        "RGB_888",
+        Rgb,
+        single!(24, None),
+        Some(fourcc(b"BG24")),
+    ),
+    entry(
+        PixelFormat::RGB_565,
+        "RGB_565",
+        Rgb,
+        single!(16, None),
+        Some(fourcc(b"RG16")),
+    ),
+    entry(
+        PixelFormat::BGRA_8888,
+        "BGRA_8888",
+        Rgb,
+        single!(32, None),
+        Some(fourcc(b"AR24")),
+    ),
     entry(
         PixelFormat::YCBCR_422_SP,
         "YCBCR_422_SP",
         Yuv,
-        &[plane(8, 1, R8), PlaneFormat { bits_per_pixel: 16, hsub: 2, vsub: 1, fourcc: GR88 }],
+        &[
+            plane(8, 1, R8),
+            PlaneFormat {
+                bits_per_pixel: 16,
+                hsub: 2,
+                vsub: 1,
+                fourcc: GR88,
+            },
+        ],
         Some(fourcc(b"NV16")),
     ),
     entry(
@@ -256,11 +303,32 @@ pub static FORMATS: [FormatInfo; 31] = [
         &[plane(8, 1, R8), plane(16, 2, GR88)],
         Some(fourcc(b"NV21")),
     ),
-    entry(PixelFormat::YCBCR_422_I, "YCBCR_422_I", Yuv, single!(16, None), Some(fourcc(b"YUYV"))),
-    entry(PixelFormat::RGBA_FP16, "RGBA_FP16", Rgb, single!(64, None), Some(fourcc(b"AB4H"))),
-    aligned_pixels(entry(PixelFormat::RAW16, "RAW16", Raw, single!(16, None), R16), 16),
+    entry(
+        PixelFormat::YCBCR_422_I,
+        "YCBCR_422_I",
+        Yuv,
+        single!(16, None),
+        Some(fourcc(b"YUYV")),
+    ),
+    entry(
+        PixelFormat::RGBA_FP16,
+        "RGBA_FP16",
+        Rgb,
+        single!(64, None),
+        Some(fourcc(b"AB4H")),
+    ),
+    aligned_pixels(
+        entry(PixelFormat::RAW16, "RAW16", Raw, single!(16, None), R16),
+        16,
+    ),
     entry(PixelFormat::BLOB, "BLOB", Blob, single!(8, None), R8),
-    entry(PixelFormat::IMPLEMENTATION_DEFINED, "IMPLEMENTATION_DEFINED", Flexible, &[], None),
+    entry(
+        PixelFormat::IMPLEMENTATION_DEFINED,
+        "IMPLEMENTATION_DEFINED",
+        Flexible,
+        &[],
+        None,
+    ),
     entry(
         PixelFormat::YCBCR_420_888,
         "YCBCR_420_888",
@@ -268,11 +336,32 @@ pub static FORMATS: [FormatInfo; 31] = [
         &[plane(8, 1, R8), plane(16, 2, GR88)],
         Some(fourcc(b"NV12")),
     ),
-    stride_in_bytes(entry(PixelFormat::RAW10, "RAW10", Raw, single!(10, None), None)),
-    stride_in_bytes(entry(PixelFormat::RAW12, "RAW12", Raw, single!(12, None), None)),
-    entry(PixelFormat::RGBA_1010102, "RGBA_1010102", Rgb, single!(32, None), Some(fourcc(b"AB30"))),
+    stride_in_bytes(entry(
+        PixelFormat::RAW10,
+        "RAW10",
+        Raw,
+        single!(10, None),
+        None,
+    )),
+    stride_in_bytes(entry(
+        PixelFormat::RAW12,
+        "RAW12",
+        Raw,
+        single!(12, None),
+        None,
+    )),
+    entry(
+        PixelFormat::RGBA_1010102,
+        "RGBA_1010102",
+        Rgb,
+        single!(32, None),
+        Some(fourcc(b"AB30")),
+    ),
     aligned_pixels(entry(PixelFormat::Y8, "Y8", Yuv, single!(8, R8), R8), 16),
-    aligned_pixels(entry(PixelFormat::Y16, "Y16", Yuv, single!(16, R16), R16), 16),
+    aligned_pixels(
+        entry(PixelFormat::Y16, "Y16", Yuv, single!(16, R16), R16),
+        16,
+    ),
     FormatInfo {
         chroma_stride_align: 16,
         ..aligned_pixels(
@@ -287,13 +376,49 @@ pub static FORMATS: [FormatInfo; 31] = [
             16,
         )
     },
-    entry(PixelFormat::DEPTH_16, "DEPTH_16", Depth, single!(16, None), None),
-    entry(PixelFormat::DEPTH_24, "DEPTH_24", Depth, single!(32, None), None),
-    entry(PixelFormat::DEPTH_24_STENCIL_8, "DEPTH_24_STENCIL_8", Depth, single!(32, None), None),
-    entry(PixelFormat::DEPTH_32F, "DEPTH_32F", Depth, single!(32, None), None),
+    entry(
+        PixelFormat::DEPTH_16,
+        "DEPTH_16",
+        Depth,
+        single!(16, None),
+        None,
+    ),
+    entry(
+        PixelFormat::DEPTH_24,
+        "DEPTH_24",
+        Depth,
+        single!(32, None),
+        None,
+    ),
+    entry(
+        PixelFormat::DEPTH_24_STENCIL_8,
+        "DEPTH_24_STENCIL_8",
+        Depth,
+        single!(32, None),
+        None,
+    ),
+    entry(
+        PixelFormat::DEPTH_32F,
+        "DEPTH_32F",
+        Depth,
+        single!(32, None),
+        None,
+    ),
     // 32-bit float depth plus 8-bit stencil, padded to 64 bits per pixel as GPUs store it.
-    entry(PixelFormat::DEPTH_32F_STENCIL_8, "DEPTH_32F_STENCIL_8", Depth, single!(64, None), None),
-    entry(PixelFormat::STENCIL_8, "STENCIL_8", Depth, single!(8, None), None),
+    entry(
+        PixelFormat::DEPTH_32F_STENCIL_8,
+        "DEPTH_32F_STENCIL_8",
+        Depth,
+        single!(64, None),
+        None,
+    ),
+    entry(
+        PixelFormat::STENCIL_8,
+        "STENCIL_8",
+        Depth,
+        single!(8, None),
+        None,
+    ),
     entry(
         PixelFormat::YCBCR_P010,
         "YCBCR_P010",
@@ -302,10 +427,34 @@ pub static FORMATS: [FormatInfo; 31] = [
         Some(fourcc(b"P010")),
     ),
     entry(PixelFormat::R_8, "R_8", Rgb, single!(8, R8), R8),
-    entry(PixelFormat::R_16_UINT, "R_16_UINT", Rgb, single!(16, R16), R16),
-    entry(PixelFormat::RG_1616_UINT, "RG_1616_UINT", Rgb, single!(32, GR1616), GR1616),
-    entry(PixelFormat::RGBA_10101010, "RGBA_10101010", Rgb, single!(64, None), None),
-    entry(PixelFormat::HSV_888, "HSV_888", Rgb, single!(24, None), None),
+    entry(
+        PixelFormat::R_16_UINT,
+        "R_16_UINT",
+        Rgb,
+        single!(16, R16),
+        R16,
+    ),
+    entry(
+        PixelFormat::RG_1616_UINT,
+        "RG_1616_UINT",
+        Rgb,
+        single!(32, GR1616),
+        GR1616,
+    ),
+    entry(
+        PixelFormat::RGBA_10101010,
+        "RGBA_10101010",
+        Rgb,
+        single!(64, None),
+        None,
+    ),
+    entry(
+        PixelFormat::HSV_888,
+        "HSV_888",
+        Rgb,
+        single!(24, None),
+        None,
+    ),
 ];
 
 /// A set of formats from [`FORMATS`], as a bitmask over table positions.
@@ -386,7 +535,9 @@ mod tests {
 
     #[test]
     fn format_sets() {
-        let set = FormatSet::EMPTY.with(PixelFormat::RGBA_8888).with(PixelFormat::YV12);
+        let set = FormatSet::EMPTY
+            .with(PixelFormat::RGBA_8888)
+            .with(PixelFormat::YV12);
         assert!(set.contains(PixelFormat::YV12));
         assert!(!set.contains(PixelFormat::BLOB));
         assert!(!set.contains(PixelFormat(12345)));

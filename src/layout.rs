@@ -89,7 +89,10 @@ pub fn compute(
     layers: u32,
     c: &Constraints,
 ) -> Result<Layout, LayoutError> {
-    let (first, chroma) = info.planes.split_first().ok_or(LayoutError::Unresolved(info.format))?;
+    let (first, chroma) = info
+        .planes
+        .split_first()
+        .ok_or(LayoutError::Unresolved(info.format))?;
     let blob = info.kind == FormatKind::Blob;
     let width = u64::from(width);
     let bits0 = u64::from(first.bits_per_pixel);
@@ -104,10 +107,16 @@ pub fn compute(
         let pixel_rule = bytes * u64::from(info.stride_align_pixels);
         align0 = lcm(align0, pixel_rule).ok_or_else(ovf("stride alignment"))?;
     }
-    let mut row_bytes0 = width.checked_mul(bits0).ok_or_else(ovf("row bytes"))?.div_ceil(8);
+    let mut row_bytes0 = width
+        .checked_mul(bits0)
+        .ok_or_else(ovf("row bytes"))?
+        .div_ceil(8);
     for p in chroma {
         let (num, den) = ratio(u64::from(p.bits_per_pixel), bits0 * u64::from(p.hsub));
-        let need = c.stride_align.checked_mul(den).ok_or_else(ovf("stride alignment"))?;
+        let need = c
+            .stride_align
+            .checked_mul(den)
+            .ok_or_else(ovf("stride alignment"))?;
         align0 = lcm(align0, need).ok_or_else(ovf("stride alignment"))?;
         // Odd widths: the subsampled row rounds up, so plane 0 may need a longer pitch for the
         // derived chroma pitch to hold it (11-pixel NV21 needs 12-byte rows).
@@ -116,7 +125,10 @@ pub fn compute(
             .checked_mul(u64::from(p.bits_per_pixel))
             .ok_or_else(ovf("chroma row bytes"))?
             .div_ceil(8);
-        let scaled = chroma_row.checked_mul(den).ok_or_else(ovf("chroma row bytes"))?.div_ceil(num);
+        let scaled = chroma_row
+            .checked_mul(den)
+            .ok_or_else(ovf("chroma row bytes"))?
+            .div_ceil(num);
         row_bytes0 = row_bytes0.max(scaled);
     }
     if blob {
@@ -138,7 +150,9 @@ pub fn compute(
             (stride0, rows0, width)
         } else {
             let (num, den) = ratio(u64::from(p.bits_per_pixel), bits0 * u64::from(p.hsub));
-            let derived = (stride0 / den).checked_mul(num).ok_or_else(ovf("chroma stride"))?;
+            let derived = (stride0 / den)
+                .checked_mul(num)
+                .ok_or_else(ovf("chroma stride"))?;
             let chroma_align = lcm(u64::from(info.chroma_stride_align), c.stride_align)
                 .ok_or_else(ovf("chroma stride alignment"))?;
             (
@@ -161,8 +175,9 @@ pub fn compute(
     }
 
     let layer_stride = align_up(end, c.offset_align).ok_or_else(ovf("layer stride"))?;
-    let all_layers =
-        layer_stride.checked_mul(u64::from(layers)).ok_or_else(ovf("total size"))?;
+    let all_layers = layer_stride
+        .checked_mul(u64::from(layers))
+        .ok_or_else(ovf("total size"))?;
     let size_align = lcm(c.size_align, PAGE_SIZE).ok_or_else(ovf("size alignment"))?;
     let size = align_up(all_layers, size_align).ok_or_else(ovf("total size"))?;
 

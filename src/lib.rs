@@ -4,11 +4,11 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod cache;
-pub mod usage;
+pub mod descriptor;
 pub mod device;
+pub mod error;
 pub mod format;
 pub mod layout;
-pub mod descriptor;
-pub mod error;
 pub mod profile;
 pub mod solver;
+pub mod usage;

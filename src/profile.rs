@@ -22,8 +22,12 @@ pub enum HeapRole {
 
 impl HeapRole {
     /// Every role.
-    pub const ALL: [HeapRole; 4] =
-        [HeapRole::System, HeapRole::SystemUncached, HeapRole::Contiguous, HeapRole::Protected];
+    pub const ALL: [HeapRole; 4] = [
+        HeapRole::System,
+        HeapRole::SystemUncached,
+        HeapRole::Contiguous,
+        HeapRole::Protected,
+    ];
     /// The name used in profile files and dumps.
     pub const fn name(self) -> &'static str {
         match self {
@@ -98,7 +102,10 @@ pub const BUILTIN: [(&str, &str); 3] = [
 impl Profile {
     /// A built-in profile by name.
     pub fn builtin(name: &str) -> Option<Profile> {
-        BUILTIN.iter().find(|(n, _)| *n == name).and_then(|(_, text)| Profile::parse(text).ok())
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, text)| Profile::parse(text).ok())
     }
 
     /// Loads a profile file.
@@ -119,7 +126,11 @@ impl Profile {
     }
 
     /// Builds a profile from parts (tests, tools).
-    pub fn new(name: &str, devices: Vec<Device>, heaps: Vec<HeapSpec>) -> Result<Profile, ProfileError> {
+    pub fn new(
+        name: &str,
+        devices: Vec<Device>,
+        heaps: Vec<HeapSpec>,
+    ) -> Result<Profile, ProfileError> {
         let whole = |message: String| ProfileError { line: 0, message };
         if devices.len() > MAX_DEVICES {
             return Err(whole(format!("more than {MAX_DEVICES} devices")));
@@ -137,7 +148,11 @@ impl Profile {
         if !heaps.iter().any(|h| h.role == HeapRole::System) {
             return Err(whole("no `system` heap".into()));
         }
-        Ok(Profile { name: name.to_string(), devices, heaps })
+        Ok(Profile {
+            name: name.to_string(),
+            devices,
+            heaps,
+        })
     }
 
     /// Its devices, in profile order (the order of device masks).
@@ -182,9 +197,12 @@ impl Profile {
             if let Some((key, value)) = content.split_once('=') {
                 let (key, value) = (key.trim(), value.trim());
                 match section {
-                    Section::None => return Err(err(format!("`{key}` outside a device or heap section"))),
+                    Section::None => {
+                        return Err(err(format!("`{key}` outside a device or heap section")))
+                    }
                     Section::Device => {
-                        let device = &mut devices.last_mut().ok_or_else(|| err("no device".into()))?.1;
+                        let device =
+                            &mut devices.last_mut().ok_or_else(|| err("no device".into()))?.1;
                         device_key(device, key, value).map_err(err)?;
                     }
                     Section::Heap => {
@@ -243,15 +261,24 @@ impl Profile {
         }
         for (line, device) in &devices {
             if device.roles == 0 {
-                return Err(ProfileError { line: *line, message: format!("device `{}` has no roles", device.name) });
+                return Err(ProfileError {
+                    line: *line,
+                    message: format!("device `{}` has no roles", device.name),
+                });
             }
         }
         for (line, heap) in &heaps {
             if heap.name.is_empty() {
-                return Err(ProfileError { line: *line, message: format!("heap `{}` has no name", heap.role) });
+                return Err(ProfileError {
+                    line: *line,
+                    message: format!("heap `{}` has no name", heap.role),
+                });
             }
         }
-        let name = name.ok_or(ProfileError { line: 0, message: "missing `profile NAME` line".into() })?;
+        let name = name.ok_or(ProfileError {
+            line: 0,
+            message: "missing `profile NAME` line".into(),
+        })?;
         Profile::new(
             &name,
             devices.into_iter().map(|(_, d)| d).collect(),
@@ -285,7 +312,8 @@ fn parse_positive(key: &str, value: &str) -> Result<u64, String> {
 }
 
 fn parse_u32(key: &str, value: &str) -> Result<u32, String> {
-    u32::try_from(parse_positive(key, value)?).map_err(|_| format!("`{key}` = {value} is too large"))
+    u32::try_from(parse_positive(key, value)?)
+        .map_err(|_| format!("`{key}` = {value} is too large"))
 }
 
 fn parse_formats(value: &str) -> Result<FormatSet, String> {
@@ -375,20 +403,51 @@ impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "profile {}", self.name)?;
         for h in &self.heaps {
-            writeln!(f, "\nheap {}\n  name = {}\n  address-bits = {}", h.role, h.name, h.address_bits)?;
+            writeln!(
+                f,
+                "\nheap {}\n  name = {}\n  address-bits = {}",
+                h.role, h.name, h.address_bits
+            )?;
             writeln!(f, "  contiguous = {}", yes(h.contiguous))?;
         }
         for d in &self.devices {
             let c = &d.constraints;
             let roles: Vec<&str> = d.role_list().map(Role::name).collect();
             writeln!(f, "\ndevice {}\n  roles = {}", d.name, roles.join(", "))?;
-            writeln!(f, "  coherent = {}\n  contiguous = {}\n  protected = {}", yes(c.coherent), yes(c.contiguous), yes(c.protected))?;
-            writeln!(f, "  stride-align = {}\n  height-align = {}", c.stride_align, c.height_align)?;
-            writeln!(f, "  offset-align = {}\n  size-align = {}", c.offset_align, c.size_align)?;
-            writeln!(f, "  max-width = {}\n  max-height = {}", c.max_width, c.max_height)?;
-            writeln!(f, "  max-stride = {}\n  max-size = {}", c.max_stride, c.max_size)?;
+            writeln!(
+                f,
+                "  coherent = {}\n  contiguous = {}\n  protected = {}",
+                yes(c.coherent),
+                yes(c.contiguous),
+                yes(c.protected)
+            )?;
+            writeln!(
+                f,
+                "  stride-align = {}\n  height-align = {}",
+                c.stride_align, c.height_align
+            )?;
+            writeln!(
+                f,
+                "  offset-align = {}\n  size-align = {}",
+                c.offset_align, c.size_align
+            )?;
+            writeln!(
+                f,
+                "  max-width = {}\n  max-height = {}",
+                c.max_width, c.max_height
+            )?;
+            writeln!(
+                f,
+                "  max-stride = {}\n  max-size = {}",
+                c.max_stride, c.max_size
+            )?;
             writeln!(f, "  address-bits = {}", c.address_bits)?;
-            writeln!(f, "  reads = {}\n  writes = {}", format_list(c.reads), format_list(c.writes))?;
+            writeln!(
+                f,
+                "  reads = {}\n  writes = {}",
+                format_list(c.reads),
+                format_list(c.writes)
+            )?;
         }
         Ok(())
     }
@@ -404,7 +463,10 @@ fn yes(b: bool) -> &'static str {
 
 /// A format set as a comma-separated list of names.
 pub fn format_list(set: FormatSet) -> String {
-    set.iter().map(|f| f.to_string()).collect::<Vec<_>>().join(", ")
+    set.iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -146,11 +146,19 @@ impl Placement {
     /// Names of the attached devices, in profile order.
     pub fn device_names<'a>(&self, profile: &'a Profile) -> impl Iterator<Item = &'a str> + 'a {
         let set = self.devices();
-        profile.devices().iter().enumerate().filter(move |(i, _)| set.contains(*i)).map(|(_, d)| d.name.as_str())
+        profile
+            .devices()
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| set.contains(*i))
+            .map(|(_, d)| d.name.as_str())
     }
     /// The access device `index` makes.
     pub fn access(&self, index: usize) -> Access {
-        Access { read: self.readers.contains(index), write: self.writers.contains(index) }
+        Access {
+            read: self.readers.contains(index),
+            write: self.writers.contains(index),
+        }
     }
 
     /// Human-readable reasons, one `(choice, explanation)` pair per decision.
@@ -160,9 +168,14 @@ impl Placement {
         let heap = match self.reasons.heap {
             HeapReason::Default => "ordinary system memory satisfies every device".to_string(),
             HeapReason::Protected => "PROTECTED content needs the protected heap".to_string(),
-            HeapReason::ContiguousFor(i) => format!("{} needs physically contiguous memory", name(i)),
+            HeapReason::ContiguousFor(i) => {
+                format!("{} needs physically contiguous memory", name(i))
+            }
             HeapReason::AddressLimitFor(i, bits) => {
-                format!("{} addresses only {bits} bits; the contiguous heap lies below that", name(i))
+                format!(
+                    "{} addresses only {bits} bits; the contiguous heap lies below that",
+                    name(i)
+                )
             }
             HeapReason::Uncached => "write-combined system memory (see cache)".to_string(),
         };
@@ -182,7 +195,10 @@ impl Placement {
         let format = match self.reasons.format {
             FormatReason::AsRequested => format!("{} as requested", self.format),
             FormatReason::Resolved => {
-                format!("{} resolved to {} for this device set", self.requested_format, self.format)
+                format!(
+                    "{} resolved to {} for this device set",
+                    self.requested_format, self.format
+                )
             }
         };
         let c = &self.constraints;
@@ -271,25 +287,54 @@ impl fmt::Display for SolveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SolveError::Descriptor(e) => write!(f, "{e}"),
-            SolveError::NoDevice(role) => write!(f, "no device of this platform has the {} role", role.name()),
-            SolveError::UnknownDevice(name) => write!(f, "no device called `{name}`"),
-            SolveError::Format { device, format, write } => {
-                write!(f, "{device} cannot {} {format}", if *write { "write" } else { "read" })
+            SolveError::NoDevice(role) => {
+                write!(f, "no device of this platform has the {} role", role.name())
             }
-            SolveError::NoFormat(format) => write!(f, "no concrete format for {format} suits every device"),
-            SolveError::Limit { device, what, value, limit } => {
+            SolveError::UnknownDevice(name) => write!(f, "no device called `{name}`"),
+            SolveError::Format {
+                device,
+                format,
+                write,
+            } => {
+                write!(
+                    f,
+                    "{device} cannot {} {format}",
+                    if *write { "write" } else { "read" }
+                )
+            }
+            SolveError::NoFormat(format) => {
+                write!(f, "no concrete format for {format} suits every device")
+            }
+            SolveError::Limit {
+                device,
+                what,
+                value,
+                limit,
+            } => {
                 write!(f, "{device}: {what} {value} exceeds its limit {limit}")
             }
-            SolveError::NotProtected(device) => write!(f, "{device} cannot access protected memory"),
-            SolveError::AlignmentOverflow(device) => {
-                write!(f, "{device}'s alignment cannot be combined with the others' in 64 bits")
+            SolveError::NotProtected(device) => {
+                write!(f, "{device} cannot access protected memory")
             }
-            SolveError::MissingHeap(role, why) => write!(f, "no {role} heap on this platform ({why})"),
+            SolveError::AlignmentOverflow(device) => {
+                write!(
+                    f,
+                    "{device}'s alignment cannot be combined with the others' in 64 bits"
+                )
+            }
+            SolveError::MissingHeap(role, why) => {
+                write!(f, "no {role} heap on this platform ({why})")
+            }
             SolveError::AddressLimit { device, bits } => {
-                write!(f, "{device} addresses only {bits} bits and no suitable heap lies below that")
+                write!(
+                    f,
+                    "{device} addresses only {bits} bits and no suitable heap lies below that"
+                )
             }
             SolveError::Layout(e) => write!(f, "{e}"),
-            SolveError::Conflict { device, reason } => write!(f, "{device} cannot use this buffer: {reason}"),
+            SolveError::Conflict { device, reason } => {
+                write!(f, "{device} cannot use this buffer: {reason}")
+            }
         }
     }
 }
@@ -315,7 +360,10 @@ pub fn is_supported(descriptor: &Descriptor, profile: &Profile) -> bool {
 }
 
 /// The devices (readers, writers) that the usage bits attach.
-pub fn devices_for_usage(descriptor: &Descriptor, profile: &Profile) -> Result<(DeviceSet, DeviceSet), SolveError> {
+pub fn devices_for_usage(
+    descriptor: &Descriptor,
+    profile: &Profile,
+) -> Result<(DeviceSet, DeviceSet), SolveError> {
     let roles = RoleSet::from_usage(descriptor.usage);
     let (mut readers, mut writers) = (DeviceSet::default(), DeviceSet::default());
     for (role, access) in roles.iter() {
@@ -339,12 +387,27 @@ pub fn devices_for_usage(descriptor: &Descriptor, profile: &Profile) -> Result<(
 }
 
 /// Candidates for IMPLEMENTATION_DEFINED, in preference order.
-fn flexible_candidates(readers: DeviceSet, writers: DeviceSet, profile: &Profile) -> &'static [PixelFormat] {
-    let media = [Role::Camera, Role::VideoEncoder, Role::VideoDecoder, Role::ImageEncoder];
+fn flexible_candidates(
+    readers: DeviceSet,
+    writers: DeviceSet,
+    profile: &Profile,
+) -> &'static [PixelFormat] {
+    let media = [
+        Role::Camera,
+        Role::VideoEncoder,
+        Role::VideoDecoder,
+        Role::ImageEncoder,
+    ];
     let all = DeviceSet(readers.0 | writers.0);
-    let has_media = all.iter().any(|i| profile.devices()[i].role_list().any(|r| media.contains(&r)));
+    let has_media = all
+        .iter()
+        .any(|i| profile.devices()[i].role_list().any(|r| media.contains(&r)));
     if has_media {
-        &[PixelFormat::YCBCR_420_888, PixelFormat::YCRCB_420_SP, PixelFormat::RGBX_8888]
+        &[
+            PixelFormat::YCBCR_420_888,
+            PixelFormat::YCRCB_420_SP,
+            PixelFormat::RGBX_8888,
+        ]
     } else {
         &[PixelFormat::RGBX_8888, PixelFormat::RGBA_8888]
     }
@@ -364,11 +427,16 @@ pub fn solve_for(
 ) -> Result<Placement, SolveError> {
     let devices = profile.devices();
     let all = DeviceSet(readers.0 | writers.0);
-    let access = |i: usize| Access { read: readers.contains(i), write: writers.contains(i) };
+    let access = |i: usize| Access {
+        read: readers.contains(i),
+        write: writers.contains(i),
+    };
 
     let mut merged = Constraints::NONE;
     for i in all.iter() {
-        let device = devices.get(i).ok_or_else(|| SolveError::UnknownDevice(format!("#{i}")))?;
+        let device = devices
+            .get(i)
+            .ok_or_else(|| SolveError::UnknownDevice(format!("#{i}")))?;
         merged = merged
             .merge(&device.constraints)
             .ok_or_else(|| SolveError::AlignmentOverflow(device.name.clone()))?;
@@ -376,7 +444,11 @@ pub fn solve_for(
 
     // Format: as requested, or the first candidate every device accepts.
     let requested = descriptor.format;
-    let info = requested.info().ok_or(SolveError::Descriptor(DescriptorError::UnknownFormat(requested.0)))?;
+    let info = requested
+        .info()
+        .ok_or(SolveError::Descriptor(DescriptorError::UnknownFormat(
+            requested.0,
+        )))?;
     let (format, format_reason) = if info.kind == FormatKind::Flexible {
         let chosen = flexible_candidates(readers, writers, profile)
             .iter()
@@ -392,7 +464,11 @@ pub fn solve_for(
         let a = access(i);
         if !accepts(&devices[i], a, format) {
             let write = a.write && !devices[i].constraints.writes.contains(format);
-            return Err(SolveError::Format { device: devices[i].name.clone(), format, write });
+            return Err(SolveError::Format {
+                device: devices[i].name.clone(),
+                format,
+                write,
+            });
         }
     }
 
@@ -403,8 +479,14 @@ pub fn solve_for(
         }
     }
 
-    let layout = layout::compute(info, descriptor.width, descriptor.height, descriptor.layer_count, &merged)
-        .map_err(SolveError::Layout)?;
+    let layout = layout::compute(
+        info,
+        descriptor.width,
+        descriptor.height,
+        descriptor.layer_count,
+        &merged,
+    )
+    .map_err(SolveError::Layout)?;
 
     let (heap, heap_reason, cache, cache_reason) = choose_heap(descriptor, profile, all, &merged)?;
     let placement = Placement {
@@ -420,7 +502,11 @@ pub fn solve_for(
         readers,
         writers,
         constraints: merged,
-        reasons: Reasons { heap: heap_reason, cache: cache_reason, format: format_reason },
+        reasons: Reasons {
+            heap: heap_reason,
+            cache: cache_reason,
+            format: format_reason,
+        },
     };
     // The layout was built from the merged constraints; this re-checks it per device and turns
     // device maxima into errors that name the device.
@@ -431,7 +517,9 @@ pub fn solve_for(
 }
 
 fn first_device(profile: &Profile, set: DeviceSet, pred: impl Fn(&Device) -> bool) -> usize {
-    set.iter().find(|&i| pred(&profile.devices()[i])).unwrap_or(0)
+    set.iter()
+        .find(|&i| pred(&profile.devices()[i]))
+        .unwrap_or(0)
 }
 
 fn choose_heap<'p>(
@@ -442,13 +530,21 @@ fn choose_heap<'p>(
 ) -> Result<(&'p HeapSpec, HeapReason, CachePolicy, CacheReason), SolveError> {
     let fits = |h: &HeapSpec| h.address_bits <= merged.address_bits;
     let narrowest = || {
-        let i = first_device(profile, all, |d| d.constraints.address_bits == merged.address_bits);
-        SolveError::AddressLimit { device: profile.devices()[i].name.clone(), bits: merged.address_bits }
+        let i = first_device(profile, all, |d| {
+            d.constraints.address_bits == merged.address_bits
+        });
+        SolveError::AddressLimit {
+            device: profile.devices()[i].name.clone(),
+            bits: merged.address_bits,
+        }
     };
     if descriptor.usage.protected() {
         let heap = profile
             .heap(HeapRole::Protected)
-            .ok_or(SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage"))?;
+            .ok_or(SolveError::MissingHeap(
+                HeapRole::Protected,
+                "PROTECTED usage",
+            ))?;
         if merged.contiguous && !heap.contiguous {
             let i = first_device(profile, all, |d| d.constraints.contiguous);
             return Err(SolveError::Conflict {
@@ -459,22 +555,42 @@ fn choose_heap<'p>(
         if !fits(heap) {
             return Err(narrowest());
         }
-        return Ok((heap, HeapReason::Protected, CachePolicy::Uncached, CacheReason::Protected));
+        return Ok((
+            heap,
+            HeapReason::Protected,
+            CachePolicy::Uncached,
+            CacheReason::Protected,
+        ));
     }
     if merged.contiguous {
         let i = first_device(profile, all, |d| d.constraints.contiguous);
         let heap = profile
             .heap(HeapRole::Contiguous)
-            .ok_or(SolveError::MissingHeap(HeapRole::Contiguous, "a device needs contiguous memory"))?;
+            .ok_or(SolveError::MissingHeap(
+                HeapRole::Contiguous,
+                "a device needs contiguous memory",
+            ))?;
         if !fits(heap) {
             return Err(narrowest());
         }
-        return Ok((heap, HeapReason::ContiguousFor(i), CachePolicy::Cached, CacheReason::ContiguousHeap));
+        return Ok((
+            heap,
+            HeapReason::ContiguousFor(i),
+            CachePolicy::Cached,
+            CacheReason::ContiguousHeap,
+        ));
     }
-    let system = profile.heap(HeapRole::System).ok_or(SolveError::MissingHeap(HeapRole::System, "every profile needs one"))?;
+    let system = profile
+        .heap(HeapRole::System)
+        .ok_or(SolveError::MissingHeap(
+            HeapRole::System,
+            "every profile needs one",
+        ))?;
     if !fits(system) {
         // Only physically contiguous memory is known to lie low enough.
-        let i = first_device(profile, all, |d| d.constraints.address_bits == merged.address_bits);
+        let i = first_device(profile, all, |d| {
+            d.constraints.address_bits == merged.address_bits
+        });
         return match profile.heap(HeapRole::Contiguous) {
             Some(heap) if fits(heap) => Ok((
                 heap,
@@ -486,10 +602,20 @@ fn choose_heap<'p>(
         };
     }
     if descriptor.usage.cpu_reads_often() {
-        return Ok((system, HeapReason::Default, CachePolicy::Cached, CacheReason::CpuReadsOften));
+        return Ok((
+            system,
+            HeapReason::Default,
+            CachePolicy::Cached,
+            CacheReason::CpuReadsOften,
+        ));
     }
     if merged.coherent {
-        return Ok((system, HeapReason::Default, CachePolicy::Cached, CacheReason::AllCoherent));
+        return Ok((
+            system,
+            HeapReason::Default,
+            CachePolicy::Cached,
+            CacheReason::AllCoherent,
+        ));
     }
     let i = first_device(profile, all, |d| !d.coherent());
     match profile.heap(HeapRole::SystemUncached) {
@@ -499,7 +625,12 @@ fn choose_heap<'p>(
             CachePolicy::Uncached,
             CacheReason::NonCoherentWithoutCpuReads(i),
         )),
-        _ => Ok((system, HeapReason::Default, CachePolicy::Cached, CacheReason::NoUncachedHeap)),
+        _ => Ok((
+            system,
+            HeapReason::Default,
+            CachePolicy::Cached,
+            CacheReason::NoUncachedHeap,
+        )),
     }
 }
 
@@ -513,21 +644,43 @@ pub fn check_device(
     let c = &device.constraints;
     let limit = |what: &'static str, value: u64, limit: u64| {
         if value > limit {
-            Err(SolveError::Limit { device: device.name.clone(), what, value, limit })
+            Err(SolveError::Limit {
+                device: device.name.clone(),
+                what,
+                value,
+                limit,
+            })
         } else {
             Ok(())
         }
     };
-    let conflict = |reason: String| Err(SolveError::Conflict { device: device.name.clone(), reason });
+    let conflict = |reason: String| {
+        Err(SolveError::Conflict {
+            device: device.name.clone(),
+            reason,
+        })
+    };
     if !accepts(device, access, placement.format) {
         let write = access.write && !c.writes.contains(placement.format);
-        return Err(SolveError::Format { device: device.name.clone(), format: placement.format, write });
+        return Err(SolveError::Format {
+            device: device.name.clone(),
+            format: placement.format,
+            write,
+        });
     }
     limit("width", u64::from(descriptor.width), u64::from(c.max_width))?;
-    limit("height", u64::from(descriptor.height), u64::from(c.max_height))?;
+    limit(
+        "height",
+        u64::from(descriptor.height),
+        u64::from(c.max_height),
+    )?;
     let l = &placement.layout;
     let planes = l.planes();
-    limit("stride", planes.first().map_or(0, |p| p.stride), c.max_stride)?;
+    limit(
+        "stride",
+        planes.first().map_or(0, |p| p.stride),
+        c.max_stride,
+    )?;
     limit("size", l.size, c.max_size)?;
     if descriptor.usage.protected() && !c.protected {
         return Err(SolveError::NotProtected(device.name.clone()));
@@ -536,22 +689,44 @@ pub fn check_device(
         return conflict("needs physically contiguous memory".into());
     }
     if placement.address_bits > c.address_bits {
-        return conflict(format!("addresses {} bits, memory may use {}", c.address_bits, placement.address_bits));
+        return conflict(format!(
+            "addresses {} bits, memory may use {}",
+            c.address_bits, placement.address_bits
+        ));
     }
-    let blob = placement.format.info().is_some_and(|i| i.kind == FormatKind::Blob);
+    let blob = placement
+        .format
+        .info()
+        .is_some_and(|i| i.kind == FormatKind::Blob);
     for p in planes {
         if !blob && p.stride % c.stride_align != 0 {
-            return conflict(format!("stride {} is not a multiple of {}", p.stride, c.stride_align));
+            return conflict(format!(
+                "stride {} is not a multiple of {}",
+                p.stride, c.stride_align
+            ));
         }
         if p.offset % c.offset_align != 0 {
-            return conflict(format!("plane offset {} is not a multiple of {}", p.offset, c.offset_align));
+            return conflict(format!(
+                "plane offset {} is not a multiple of {}",
+                p.offset, c.offset_align
+            ));
         }
     }
-    if !blob && planes.first().is_some_and(|p| p.height % c.height_align != 0) {
-        return conflict(format!("rows are not padded to a multiple of {}", c.height_align));
+    if !blob
+        && planes
+            .first()
+            .is_some_and(|p| p.height % c.height_align != 0)
+    {
+        return conflict(format!(
+            "rows are not padded to a multiple of {}",
+            c.height_align
+        ));
     }
     if l.layer_stride % c.offset_align != 0 || l.size % c.size_align != 0 {
-        return conflict(format!("layer or size alignment below {}/{}", c.offset_align, c.size_align));
+        return conflict(format!(
+            "layer or size alignment below {}/{}",
+            c.offset_align, c.size_align
+        ));
     }
     Ok(())
 }
@@ -571,15 +746,29 @@ pub struct PendingBuffer<'p> {
 impl<'p> PendingBuffer<'p> {
     /// A buffer with no devices attached and no storage.
     pub fn new(profile: &'p Profile, descriptor: Descriptor) -> PendingBuffer<'p> {
-        PendingBuffer { profile, descriptor, readers: DeviceSet::default(), writers: DeviceSet::default(), placement: None }
+        PendingBuffer {
+            profile,
+            descriptor,
+            readers: DeviceSet::default(),
+            writers: DeviceSet::default(),
+            placement: None,
+        }
     }
 
     /// Attaches `device`. After [`PendingBuffer::finalize`], fails with the reason if the
     /// placement does not satisfy it (and leaves the placement unchanged).
     pub fn attach(&mut self, device: &str, access: Access) -> Result<(), SolveError> {
-        let index = self.profile.device_index(device).ok_or_else(|| SolveError::UnknownDevice(device.to_string()))?;
+        let index = self
+            .profile
+            .device_index(device)
+            .ok_or_else(|| SolveError::UnknownDevice(device.to_string()))?;
         if let Some(placement) = &mut self.placement {
-            check_device(&self.profile.devices()[index], access, placement, &self.descriptor)?;
+            check_device(
+                &self.profile.devices()[index],
+                access,
+                placement,
+                &self.descriptor,
+            )?;
             if access.read {
                 placement.readers = placement.readers.with(index);
             }
@@ -599,9 +788,16 @@ impl<'p> PendingBuffer<'p> {
     /// Decides the placement from every device attached so far (idempotent).
     pub fn finalize(&mut self) -> Result<&Placement, SolveError> {
         if self.placement.is_none() {
-            self.placement = Some(solve_for(&self.descriptor, self.profile, self.readers, self.writers)?);
+            self.placement = Some(solve_for(
+                &self.descriptor,
+                self.profile,
+                self.readers,
+                self.writers,
+            )?);
         }
-        self.placement.as_ref().ok_or(SolveError::NoFormat(self.descriptor.format))
+        self.placement
+            .as_ref()
+            .ok_or(SolveError::NoFormat(self.descriptor.format))
     }
 
     /// The placement, once finalized.

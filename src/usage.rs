@@ -206,7 +206,10 @@ impl fmt::Display for Usage {
             write!(f, "{s}")
         };
         let mut rest = self.0;
-        for (name, mask) in [("CPU_READ", Self::CPU_READ_MASK), ("CPU_WRITE", Self::CPU_WRITE_MASK)] {
+        for (name, mask) in [
+            ("CPU_READ", Self::CPU_READ_MASK),
+            ("CPU_WRITE", Self::CPU_WRITE_MASK),
+        ] {
             let nibble = (self.0 & mask) >> mask.trailing_zeros();
             let word = match nibble {
                 0 => None,

@@ -31,12 +31,29 @@ static GLOBAL: Counting = Counting;
 fn solve_does_not_allocate() {
     let soc = Profile::builtin("soc").unwrap();
     let requests = [
-        (1920, 1080, PixelFormat::RGBA_8888, Usage::GPU_RENDER_TARGET | Usage::COMPOSER_OVERLAY),
-        (3840, 2160, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT | Usage::VIDEO_ENCODER),
-        (640, 480, PixelFormat::IMPLEMENTATION_DEFINED, Usage::CAMERA_OUTPUT | Usage::GPU_TEXTURE),
+        (
+            1920,
+            1080,
+            PixelFormat::RGBA_8888,
+            Usage::GPU_RENDER_TARGET | Usage::COMPOSER_OVERLAY,
+        ),
+        (
+            3840,
+            2160,
+            PixelFormat::YCBCR_420_888,
+            Usage::CAMERA_OUTPUT | Usage::VIDEO_ENCODER,
+        ),
+        (
+            640,
+            480,
+            PixelFormat::IMPLEMENTATION_DEFINED,
+            Usage::CAMERA_OUTPUT | Usage::GPU_TEXTURE,
+        ),
     ];
-    let descriptors: Vec<Descriptor> =
-        requests.iter().map(|&(w, h, f, u)| Descriptor::simple("x", w, h, f, u).unwrap()).collect();
+    let descriptors: Vec<Descriptor> = requests
+        .iter()
+        .map(|&(w, h, f, u)| Descriptor::simple("x", w, h, f, u).unwrap())
+        .collect();
     // Many live placements, then more solves: the count of allocations during solving stays 0.
     let mut live = Vec::with_capacity(10_000);
     let before = ALLOCATIONS.load(Ordering::Relaxed);

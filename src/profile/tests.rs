@@ -51,8 +51,16 @@ fn errors_name_the_line() {
         assert_eq!(e.line, line, "{text:?}: {e}");
         assert!(e.to_string().contains(&format!("line {line}")));
     }
-    assert_eq!(Profile::parse("heap system\n  name = s\n").unwrap_err().line, 0);
-    assert!(Profile::parse("profile x\n").unwrap_err().message.contains("system"));
+    assert_eq!(
+        Profile::parse("heap system\n  name = s\n")
+            .unwrap_err()
+            .line,
+        0
+    );
+    assert!(Profile::parse("profile x\n")
+        .unwrap_err()
+        .message
+        .contains("system"));
 }
 
 #[test]
@@ -61,7 +69,10 @@ fn loads_from_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("p.conf");
     std::fs::write(&path, BUILTIN[0].1).unwrap();
-    assert_eq!(Profile::resolve(path.to_str().unwrap()).unwrap(), Profile::builtin("soc").unwrap());
+    assert_eq!(
+        Profile::resolve(path.to_str().unwrap()).unwrap(),
+        Profile::builtin("soc").unwrap()
+    );
     assert_eq!(Profile::resolve("/nonexistent/p.conf").unwrap_err().line, 0);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -19,7 +19,12 @@ fn names(p: &Placement, profile: &Profile) -> Vec<String> {
 #[test]
 fn composer_framebuffer_on_soc_is_contiguous() {
     let p = soc();
-    let d = desc(1920, 1080, PixelFormat::RGBA_8888, Usage::GPU_RENDER_TARGET | Usage::COMPOSER_OVERLAY);
+    let d = desc(
+        1920,
+        1080,
+        PixelFormat::RGBA_8888,
+        Usage::GPU_RENDER_TARGET | Usage::COMPOSER_OVERLAY,
+    );
     let pl = solve(&d, &p).unwrap();
     assert_eq!(pl.heap, HeapRole::Contiguous);
     assert!(pl.contiguous);
@@ -27,53 +32,124 @@ fn composer_framebuffer_on_soc_is_contiguous() {
     assert_eq!(names(&pl, &p), ["gpu", "display"]);
     assert_eq!(pl.layout.stride, 1920);
     assert_eq!(pl.size(), 1920 * 1080 * 4);
-    assert!(pl.explain(&p)[0].1.contains("display needs physically contiguous memory"));
+    assert!(pl.explain(&p)[0]
+        .1
+        .contains("display needs physically contiguous memory"));
 }
 
 #[test]
 fn cache_policy_follows_cpu_reads_and_coherency() {
     let p = soc();
     // GPU only (IO-coherent) + CPU writes: cached costs nothing.
-    let pl = solve(&desc(64, 64, PixelFormat::RGBA_8888, Usage::GPU_TEXTURE | Usage::CPU_WRITE_OFTEN), &p).unwrap();
+    let pl = solve(
+        &desc(
+            64,
+            64,
+            PixelFormat::RGBA_8888,
+            Usage::GPU_TEXTURE | Usage::CPU_WRITE_OFTEN,
+        ),
+        &p,
+    )
+    .unwrap();
     assert_eq!((pl.heap, pl.cache), (HeapRole::System, CachePolicy::Cached));
     assert_eq!(pl.reasons.cache, CacheReason::AllCoherent);
     // Video decode (non-coherent codec) consumed by the GPU, CPU never reads: write-combined.
-    let pl = solve(&desc(1920, 1080, PixelFormat::YCBCR_420_888, Usage::VIDEO_DECODER | Usage::GPU_TEXTURE), &p).unwrap();
-    assert_eq!((pl.heap, pl.cache), (HeapRole::SystemUncached, CachePolicy::Uncached));
+    let pl = solve(
+        &desc(
+            1920,
+            1080,
+            PixelFormat::YCBCR_420_888,
+            Usage::VIDEO_DECODER | Usage::GPU_TEXTURE,
+        ),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(
+        (pl.heap, pl.cache),
+        (HeapRole::SystemUncached, CachePolicy::Uncached)
+    );
     assert_eq!(pl.reasons.cache, CacheReason::NonCoherentWithoutCpuReads(4));
     // The same buffer read often by the CPU: cached.
     let pl = solve(
-        &desc(1920, 1080, PixelFormat::YCBCR_420_888, Usage::VIDEO_DECODER | Usage::CPU_READ_OFTEN),
+        &desc(
+            1920,
+            1080,
+            PixelFormat::YCBCR_420_888,
+            Usage::VIDEO_DECODER | Usage::CPU_READ_OFTEN,
+        ),
         &p,
     )
     .unwrap();
     assert_eq!(pl.cache, CachePolicy::Cached);
     // On cuttlefish everything is coherent and there is no uncached heap.
     let cf = Profile::builtin("cuttlefish").unwrap();
-    let pl = solve(&desc(1920, 1080, PixelFormat::YCBCR_420_888, Usage::VIDEO_DECODER | Usage::GPU_TEXTURE), &cf).unwrap();
+    let pl = solve(
+        &desc(
+            1920,
+            1080,
+            PixelFormat::YCBCR_420_888,
+            Usage::VIDEO_DECODER | Usage::GPU_TEXTURE,
+        ),
+        &cf,
+    )
+    .unwrap();
     assert_eq!((pl.heap, pl.cache), (HeapRole::System, CachePolicy::Cached));
 }
 
 #[test]
 fn camera_address_limit_moves_buffer_below_4g() {
     let p = soc();
-    let pl = solve(&desc(1280, 720, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT | Usage::GPU_TEXTURE), &p).unwrap();
+    let pl = solve(
+        &desc(
+            1280,
+            720,
+            PixelFormat::YCBCR_420_888,
+            Usage::CAMERA_OUTPUT | Usage::GPU_TEXTURE,
+        ),
+        &p,
+    )
+    .unwrap();
     assert_eq!(pl.heap, HeapRole::Contiguous);
     assert_eq!(pl.address_bits, 32);
     assert_eq!(pl.reasons.heap, HeapReason::AddressLimitFor(3, 32));
     // Without a low heap, the error names the camera.
-    let text = crate::profile::BUILTIN[0].1.replace("address-bits = 32\n\nheap protected", "address-bits = 64\n\nheap protected");
+    let text = crate::profile::BUILTIN[0].1.replace(
+        "address-bits = 32\n\nheap protected",
+        "address-bits = 64\n\nheap protected",
+    );
     let high = Profile::parse(&text).unwrap();
-    let e = solve(&desc(1280, 720, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT), &high).unwrap_err();
-    assert_eq!(e, SolveError::AddressLimit { device: "camera".into(), bits: 32 });
+    let e = solve(
+        &desc(1280, 720, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT),
+        &high,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        SolveError::AddressLimit {
+            device: "camera".into(),
+            bits: 32
+        }
+    );
 }
 
 #[test]
 fn camera_to_encoder_merges_codec_alignment() {
     let p = soc();
-    let pl = solve(&desc(3840, 2160, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT | Usage::VIDEO_ENCODER), &p).unwrap();
+    let pl = solve(
+        &desc(
+            3840,
+            2160,
+            PixelFormat::YCBCR_420_888,
+            Usage::CAMERA_OUTPUT | Usage::VIDEO_ENCODER,
+        ),
+        &p,
+    )
+    .unwrap();
     let c = pl.constraints;
-    assert_eq!((c.stride_align, c.height_align, c.offset_align), (64, 16, 4096));
+    assert_eq!(
+        (c.stride_align, c.height_align, c.offset_align),
+        (64, 16, 4096)
+    );
     assert_eq!(pl.layout.planes()[1].offset % 4096, 0);
     assert_eq!(names(&pl, &p), ["camera", "codec"]);
 }
@@ -81,36 +157,106 @@ fn camera_to_encoder_merges_codec_alignment() {
 #[test]
 fn implementation_defined_resolves_from_devices() {
     let p = soc();
-    let pl = solve(&desc(640, 480, PixelFormat::IMPLEMENTATION_DEFINED, Usage::CAMERA_OUTPUT | Usage::COMPOSER_OVERLAY), &p).unwrap();
+    let pl = solve(
+        &desc(
+            640,
+            480,
+            PixelFormat::IMPLEMENTATION_DEFINED,
+            Usage::CAMERA_OUTPUT | Usage::COMPOSER_OVERLAY,
+        ),
+        &p,
+    )
+    .unwrap();
     assert_eq!(pl.format, PixelFormat::YCBCR_420_888);
     assert_eq!(pl.requested_format, PixelFormat::IMPLEMENTATION_DEFINED);
     assert_eq!(pl.reasons.format, FormatReason::Resolved);
     assert_eq!(pl.fourcc, crate::format::fourcc(b"NV12"));
-    let pl = solve(&desc(640, 480, PixelFormat::IMPLEMENTATION_DEFINED, Usage::GPU_RENDER_TARGET | Usage::COMPOSER_OVERLAY), &p).unwrap();
+    let pl = solve(
+        &desc(
+            640,
+            480,
+            PixelFormat::IMPLEMENTATION_DEFINED,
+            Usage::GPU_RENDER_TARGET | Usage::COMPOSER_OVERLAY,
+        ),
+        &p,
+    )
+    .unwrap();
     assert_eq!(pl.format, PixelFormat::RGBX_8888);
 }
 
 #[test]
 fn failures_name_the_device() {
     let p = soc();
-    let e = solve(&desc(64, 64, PixelFormat::RAW16, Usage::COMPOSER_OVERLAY), &p).unwrap_err();
-    assert_eq!(e, SolveError::Format { device: "display".into(), format: PixelFormat::RAW16, write: false });
+    let e = solve(
+        &desc(64, 64, PixelFormat::RAW16, Usage::COMPOSER_OVERLAY),
+        &p,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        SolveError::Format {
+            device: "display".into(),
+            format: PixelFormat::RAW16,
+            write: false
+        }
+    );
     assert_eq!(e.code(), ErrorCode::Unsupported);
-    let e = solve(&desc(8192, 64, PixelFormat::RGBA_8888, Usage::COMPOSER_OVERLAY), &p).unwrap_err();
-    assert!(matches!(&e, SolveError::Limit { device, what: "width", .. } if device == "display"), "{e}");
+    let e = solve(
+        &desc(8192, 64, PixelFormat::RGBA_8888, Usage::COMPOSER_OVERLAY),
+        &p,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, SolveError::Limit { device, what: "width", .. } if device == "display"),
+        "{e}"
+    );
     let host = Profile::builtin("host").unwrap();
     assert_eq!(
-        solve(&desc(64, 64, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT), &host).unwrap_err(),
+        solve(
+            &desc(64, 64, PixelFormat::YCBCR_420_888, Usage::CAMERA_OUTPUT),
+            &host
+        )
+        .unwrap_err(),
         SolveError::NoDevice(Role::Camera)
     );
     let cf = Profile::builtin("cuttlefish").unwrap();
-    let e = solve(&desc(64, 64, PixelFormat::RGBA_8888, Usage::PROTECTED | Usage::GPU_TEXTURE), &cf).unwrap_err();
+    let e = solve(
+        &desc(
+            64,
+            64,
+            PixelFormat::RGBA_8888,
+            Usage::PROTECTED | Usage::GPU_TEXTURE,
+        ),
+        &cf,
+    )
+    .unwrap_err();
     assert_eq!(e, SolveError::NotProtected("gpu".into()));
     // The CPU may not touch protected buffers; the camera cannot access protected memory.
-    let e = solve(&desc(64, 64, PixelFormat::YCBCR_420_888, Usage::PROTECTED | Usage::CAMERA_OUTPUT), &p).unwrap_err();
+    let e = solve(
+        &desc(
+            64,
+            64,
+            PixelFormat::YCBCR_420_888,
+            Usage::PROTECTED | Usage::CAMERA_OUTPUT,
+        ),
+        &p,
+    )
+    .unwrap_err();
     assert_eq!(e, SolveError::NotProtected("camera".into()));
-    let pl = solve(&desc(1920, 1080, PixelFormat::YCBCR_420_888, Usage::PROTECTED | Usage::VIDEO_DECODER | Usage::COMPOSER_OVERLAY), &p).unwrap();
-    assert_eq!((pl.heap, pl.cache), (HeapRole::Protected, CachePolicy::Uncached));
+    let pl = solve(
+        &desc(
+            1920,
+            1080,
+            PixelFormat::YCBCR_420_888,
+            Usage::PROTECTED | Usage::VIDEO_DECODER | Usage::COMPOSER_OVERLAY,
+        ),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(
+        (pl.heap, pl.cache),
+        (HeapRole::Protected, CachePolicy::Uncached)
+    );
 }
 
 #[test]
@@ -137,20 +283,63 @@ fn lifecycle_attach_then_finalize_then_late_attach() {
     let p = soc();
     let d = desc(1920, 1080, PixelFormat::YCBCR_420_888, Usage::empty_cpu());
     let mut b = PendingBuffer::new(&p, d.clone());
-    b.attach("gpu", Access { read: true, write: false }).unwrap();
-    b.attach("codec", Access { read: false, write: true }).unwrap();
+    b.attach(
+        "gpu",
+        Access {
+            read: true,
+            write: false,
+        },
+    )
+    .unwrap();
+    b.attach(
+        "codec",
+        Access {
+            read: false,
+            write: true,
+        },
+    )
+    .unwrap();
     let placement = *b.finalize().unwrap();
     assert_eq!(placement.layout.planes()[0].height, 1088);
     // A late GPU attach fits; a late display attach needs contiguous memory: refused with reason.
-    b.attach("gpu", Access { read: false, write: true }).unwrap();
-    let e = b.attach("display", Access { read: true, write: false }).unwrap_err();
-    assert!(e.to_string().contains("display cannot use this buffer: needs physically contiguous memory"), "{e}");
+    b.attach(
+        "gpu",
+        Access {
+            read: false,
+            write: true,
+        },
+    )
+    .unwrap();
+    let e = b
+        .attach(
+            "display",
+            Access {
+                read: true,
+                write: false,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("display cannot use this buffer: needs physically contiguous memory"),
+        "{e}"
+    );
     assert!(!b.placement().unwrap().devices().contains(2));
-    assert!(matches!(b.attach("toaster", Access::default()), Err(SolveError::UnknownDevice(_))));
+    assert!(matches!(
+        b.attach("toaster", Access::default()),
+        Err(SolveError::UnknownDevice(_))
+    ));
     // Attaching everything before finalize gives a placement that fits all.
     let mut b = PendingBuffer::new(&p, d);
     for name in ["gpu", "codec", "display"] {
-        b.attach(name, Access { read: true, write: false }).unwrap();
+        b.attach(
+            name,
+            Access {
+                read: true,
+                write: false,
+            },
+        )
+        .unwrap();
     }
     assert!(b.finalize().unwrap().contiguous);
 }

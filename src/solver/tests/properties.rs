@@ -8,34 +8,61 @@ use proptest::prelude::*;
 
 fn arb_constraints() -> impl Strategy<Value = Constraints> {
     (
-        (1u64..=256, 1u64..=32, 1u64..=8192, prop::sample::select(vec![1u64, 4096, 12288])),
-        (prop::sample::select(vec![256u32, 4096, u32::MAX]), any::<bool>(), any::<bool>(), any::<bool>()),
-        (prop::sample::select(vec![32u8, 48, 64]), any::<u64>(), any::<u64>()),
+        (
+            1u64..=256,
+            1u64..=32,
+            1u64..=8192,
+            prop::sample::select(vec![1u64, 4096, 12288]),
+        ),
+        (
+            prop::sample::select(vec![256u32, 4096, u32::MAX]),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        (
+            prop::sample::select(vec![32u8, 48, 64]),
+            any::<u64>(),
+            any::<u64>(),
+        ),
     )
-        .prop_map(|((sa, ha, oa, za), (maxw, contiguous, coherent, protected), (bits, reads, writes))| {
-            Constraints {
-                stride_align: sa,
-                height_align: ha,
-                offset_align: oa,
-                size_align: za,
-                max_width: maxw,
-                max_height: maxw,
-                address_bits: bits,
-                contiguous,
-                coherent,
-                protected,
-                // Mostly permissive so that many cases reach the layout code.
-                reads: FormatSet(FormatSet::ALL.0 & (reads | 0xffff_ffff_0000_ffff)),
-                writes: FormatSet(FormatSet::ALL.0 & (writes | 0xffff_ffff_00ff_ffff)),
-                ..Constraints::NONE
-            }
-        })
+        .prop_map(
+            |((sa, ha, oa, za), (maxw, contiguous, coherent, protected), (bits, reads, writes))| {
+                Constraints {
+                    stride_align: sa,
+                    height_align: ha,
+                    offset_align: oa,
+                    size_align: za,
+                    max_width: maxw,
+                    max_height: maxw,
+                    address_bits: bits,
+                    contiguous,
+                    coherent,
+                    protected,
+                    // Mostly permissive so that many cases reach the layout code.
+                    reads: FormatSet(FormatSet::ALL.0 & (reads | 0xffff_ffff_0000_ffff)),
+                    writes: FormatSet(FormatSet::ALL.0 & (writes | 0xffff_ffff_00ff_ffff)),
+                    ..Constraints::NONE
+                }
+            },
+        )
 }
 
 fn arb_profile() -> impl Strategy<Value = Profile> {
-    (prop::collection::vec(arb_constraints(), 1..6), any::<bool>(), prop::sample::select(vec![32u8, 64]))
+    (
+        prop::collection::vec(arb_constraints(), 1..6),
+        any::<bool>(),
+        prop::sample::select(vec![32u8, 64]),
+    )
         .prop_map(|(cs, uncached, low)| {
-            let roles = [Role::Cpu, Role::Gpu, Role::Display, Role::Camera, Role::VideoDecoder, Role::VideoEncoder];
+            let roles = [
+                Role::Cpu,
+                Role::Gpu,
+                Role::Display,
+                Role::Camera,
+                Role::VideoDecoder,
+                Role::VideoEncoder,
+            ];
             let devices: Vec<Device> = cs
                 .into_iter()
                 .enumerate()
@@ -47,12 +74,32 @@ fn arb_profile() -> impl Strategy<Value = Profile> {
                 })
                 .collect();
             let mut heaps = vec![
-                HeapSpec { role: HeapRole::System, name: "system".into(), address_bits: 64, contiguous: false },
-                HeapSpec { role: HeapRole::Contiguous, name: "cma".into(), address_bits: low, contiguous: true },
-                HeapSpec { role: HeapRole::Protected, name: "sec".into(), address_bits: 32, contiguous: true },
+                HeapSpec {
+                    role: HeapRole::System,
+                    name: "system".into(),
+                    address_bits: 64,
+                    contiguous: false,
+                },
+                HeapSpec {
+                    role: HeapRole::Contiguous,
+                    name: "cma".into(),
+                    address_bits: low,
+                    contiguous: true,
+                },
+                HeapSpec {
+                    role: HeapRole::Protected,
+                    name: "sec".into(),
+                    address_bits: 32,
+                    contiguous: true,
+                },
             ];
             if uncached {
-                heaps.push(HeapSpec { role: HeapRole::SystemUncached, name: "u".into(), address_bits: 64, contiguous: false });
+                heaps.push(HeapSpec {
+                    role: HeapRole::SystemUncached,
+                    name: "u".into(),
+                    address_bits: 64,
+                    contiguous: false,
+                });
             }
             Profile::new("random", devices, heaps).unwrap()
         })
@@ -68,20 +115,26 @@ fn arb_info() -> impl Strategy<Value = DescriptorInfo> {
         1 => any::<i64>(),
     ];
     (
-        (prop_oneof![1i32..4000, any::<i32>()], prop_oneof![1i32..3000, any::<i32>()], prop_oneof![1i32..4, any::<i32>()]),
+        (
+            prop_oneof![1i32..4000, any::<i32>()],
+            prop_oneof![1i32..3000, any::<i32>()],
+            prop_oneof![1i32..4, any::<i32>()],
+        ),
         (format, usage, prop_oneof![0i64..10_000, any::<i64>()]),
         prop::collection::vec(any::<u8>(), 0..200),
     )
-        .prop_map(|((width, height, layer_count), (format, usage, reserved_size), name)| DescriptorInfo {
-            name,
-            width,
-            height,
-            layer_count,
-            format,
-            usage,
-            reserved_size,
-            additional_options: vec![],
-        })
+        .prop_map(
+            |((width, height, layer_count), (format, usage, reserved_size), name)| DescriptorInfo {
+                name,
+                width,
+                height,
+                layer_count,
+                format,
+                usage,
+                reserved_size,
+                additional_options: vec![],
+            },
+        )
 }
 
 proptest! {

@@ -12,7 +12,9 @@ pub struct Args {
 impl Args {
     /// Wraps the arguments after the subcommand.
     pub fn new(args: &[String]) -> Args {
-        Args { rest: args.to_vec() }
+        Args {
+            rest: args.to_vec(),
+        }
     }
 
     /// Removes `--name VALUE` (or `--name=VALUE`) and returns VALUE.
@@ -63,7 +65,8 @@ impl Args {
     /// [--name] [--reserved]`, as the raw wire fields (validation is the core's job).
     pub fn descriptor(&mut self) -> Result<DescriptorInfo, String> {
         let int = |name: &str, text: String| -> Result<i32, String> {
-            text.parse::<i32>().map_err(|_| format!("{name} wants a 32-bit integer, found `{text}`"))
+            text.parse::<i32>()
+                .map_err(|_| format!("{name} wants a 32-bit integer, found `{text}`"))
         };
         let width = int("--width", self.required("--width")?)?;
         let height = int("--height", self.required("--height")?)?;
@@ -74,14 +77,20 @@ impl Args {
             None => 1,
         };
         let reserved_size = match self.value("--reserved")? {
-            Some(v) => v.parse::<i64>().map_err(|_| format!("--reserved wants an integer, found `{v}`"))?,
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| format!("--reserved wants an integer, found `{v}`"))?,
             None => 0,
         };
-        let name = self.value("--name")?.unwrap_or_else(|| "gralloc-cli".to_string());
+        let name = self
+            .value("--name")?
+            .unwrap_or_else(|| "gralloc-cli".to_string());
         let mut additional_options = Vec::new();
         while let Some(option) = self.value("--option")? {
             let (key, value) = option.split_once('=').unwrap_or((option.as_str(), "0"));
-            let value = value.parse::<i64>().map_err(|_| format!("--option {key} wants an integer value"))?;
+            let value = value
+                .parse::<i64>()
+                .map_err(|_| format!("--option {key} wants an integer value"))?;
             additional_options.push((key.to_string(), value));
         }
         Ok(DescriptorInfo {

@@ -13,10 +13,15 @@ pub fn placement_json(placement: &Placement, profile: &Profile) -> Value {
         .layout
         .planes()
         .iter()
-        .map(|p| json!({"offset": p.offset, "stride": p.stride, "size": p.size, "fourcc": p.fourcc}))
+        .map(
+            |p| json!({"offset": p.offset, "stride": p.stride, "size": p.size, "fourcc": p.fourcc}),
+        )
         .collect();
-    let reasons: serde_json::Map<String, Value> =
-        placement.explain(profile).into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect();
+    let reasons: serde_json::Map<String, Value> = placement
+        .explain(profile)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v)))
+        .collect();
     json!({
         "format": placement.format.to_string(),
         "requested_format": placement.requested_format.to_string(),
@@ -40,11 +45,22 @@ pub fn placement_json(placement: &Placement, profile: &Profile) -> Value {
 /// A readable table of a placement.
 pub fn placement_table(placement: &Placement, profile: &Profile) -> String {
     let mut out = String::new();
-    let heap_name = profile.heap(placement.heap).map_or("?", |h| h.name.as_str());
+    let heap_name = profile
+        .heap(placement.heap)
+        .map_or("?", |h| h.name.as_str());
     let devices: Vec<&str> = placement.device_names(profile).collect();
     let rows = [
-        ("format", format!("{} (requested {})", placement.format, placement.requested_format)),
-        ("heap", format!("{} (/dev/dma_heap/{heap_name})", placement.heap)),
+        (
+            "format",
+            format!(
+                "{} (requested {})",
+                placement.format, placement.requested_format
+            ),
+        ),
+        (
+            "heap",
+            format!("{} (/dev/dma_heap/{heap_name})", placement.heap),
+        ),
         ("contiguous", placement.contiguous.to_string()),
         ("address bits", placement.address_bits.to_string()),
         ("cache", placement.cache.name().to_string()),
@@ -73,7 +89,9 @@ pub fn error_json(error: &SolveError) -> Value {
 }
 
 fn load_profile(args: &mut Args) -> Result<Profile, String> {
-    let name = args.value("--profile")?.unwrap_or_else(|| "host".to_string());
+    let name = args
+        .value("--profile")?
+        .unwrap_or_else(|| "host".to_string());
     Profile::resolve(&name).map_err(|e| e.to_string())
 }
 
@@ -89,7 +107,9 @@ pub fn run(rest: &[String]) -> u8 {
             return 2;
         }
     };
-    let result = Descriptor::from_info(&info).map_err(SolveError::from).and_then(|d| solve(&d, &profile));
+    let result = Descriptor::from_info(&info)
+        .map_err(SolveError::from)
+        .and_then(|d| solve(&d, &profile));
     match (result, json) {
         (Ok(p), true) => println!("{}", placement_json(&p, &profile)),
         (Ok(p), false) => print!("{}", placement_table(&p, &profile)),
@@ -171,6 +191,9 @@ pub fn profile(rest: &[String]) -> u8 {
         .iter()
         .map(|h| json!({"role": h.role.name(), "name": h.name, "address_bits": h.address_bits, "contiguous": h.contiguous}))
         .collect();
-    println!("{}", json!({"name": profile.name, "devices": devices, "heaps": heaps}));
+    println!(
+        "{}",
+        json!({"name": profile.name, "devices": devices, "heaps": heaps})
+    );
     0
 }
