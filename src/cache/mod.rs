@@ -17,3 +17,6 @@ pub use state::{
     BufferState, CacheDomains, CpuAccess, CpuLines, DeviceAccess, DeviceSync, Domain, SyncFlags,
     TrackerError, V4L2_BUF_FLAG_NO_CACHE_CLEAN, V4L2_BUF_FLAG_NO_CACHE_INVALIDATE,
 };
+
+#[cfg(test)]
+mod tests;

@@ -72,3 +72,7 @@ impl<'a> Tracker<'a> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "shared_tests.rs"]
+mod tests;
