@@ -259,6 +259,8 @@ mod tests {
         }
     }
 
+    type Mutation = Box<dyn FnOnce(&mut DescriptorInfo)>;
+
     fn err(f: impl FnOnce(&mut DescriptorInfo)) -> (DescriptorError, ErrorCode) {
         let mut i = info();
         f(&mut i);
@@ -291,7 +293,7 @@ mod tests {
     fn invalid_inputs_map_to_codes() {
         use DescriptorError::*;
         use ErrorCode::*;
-        let cases: Vec<(Box<dyn FnOnce(&mut DescriptorInfo)>, ErrorCode)> = vec![
+        let cases: Vec<(Mutation, ErrorCode)> = vec![
             (Box::new(|i| i.width = 0), BadDescriptor),
             (Box::new(|i| i.width = -5), BadDescriptor),
             (Box::new(|i| i.height = i32::MIN), BadDescriptor),

@@ -14,6 +14,16 @@ fn triples(l: &Layout) -> Vec<(u64, u64, u64)> {
         .collect()
 }
 
+/// (format, width, height, constraints, reported stride, planes as (offset, stride, size)).
+type Case<'a> = (
+    PixelFormat,
+    u32,
+    u32,
+    &'a Constraints,
+    u32,
+    &'a [(u64, u64, u64)],
+);
+
 #[test]
 fn known_layouts() {
     let none = Constraints::NONE;
@@ -23,7 +33,7 @@ fn known_layouts() {
         ..Constraints::NONE
     };
     // (format, w, h, constraints, reported stride, [(offset, stride, size)])
-    let table: &[(PixelFormat, u32, u32, &Constraints, u32, &[(u64, u64, u64)])] = &[
+    let table: &[Case] = &[
         (
             PixelFormat::RGBA_8888,
             64,
