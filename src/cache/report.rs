@@ -1,0 +1,148 @@
+//! Replaying a trace under every policy, the traces we ship, and the tables that compare them.
+
+use super::policy::{replay, Counts, Policy};
+use super::trace::{Trace, TraceError};
+use std::fmt::Write as _;
+
+/// The traces in `traces/`, compiled in so the demo needs no files: `(name, text)`.
+pub const SHIPPED: [(&str, &str); 10] = [
+    (
+        "software-display",
+        include_str!("../../traces/software-display.trace"),
+    ),
+    (
+        "gpu-composition",
+        include_str!("../../traces/gpu-composition.trace"),
+    ),
+    (
+        "camera-preview",
+        include_str!("../../traces/camera-preview.trace"),
+    ),
+    (
+        "camera-analysis",
+        include_str!("../../traces/camera-analysis.trace"),
+    ),
+    (
+        "camera-recording",
+        include_str!("../../traces/camera-recording.trace"),
+    ),
+    (
+        "video-playback",
+        include_str!("../../traces/video-playback.trace"),
+    ),
+    ("screenshot", include_str!("../../traces/screenshot.trace")),
+    ("cpu-relock", include_str!("../../traces/cpu-relock.trace")),
+    (
+        "front-buffer",
+        include_str!("../../traces/front-buffer.trace"),
+    ),
+    (
+        "cuttlefish-software-display",
+        include_str!("../../traces/cuttlefish-software-display.trace"),
+    ),
+];
+
+/// A trace's counts under each policy, summed over its buffers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// Indexed like [`Policy::ALL`].
+    pub counts: [Counts; 3],
+}
+
+impl Replay {
+    /// The counts of `policy`.
+    pub fn get(&self, policy: Policy) -> Counts {
+        let index = Policy::ALL.iter().position(|&p| p == policy).unwrap_or(0);
+        self.counts[index]
+    }
+}
+
+/// Replays every buffer of `trace` under every policy.
+pub fn replay_trace(trace: &Trace) -> Result<Replay, TraceError> {
+    let mut result = Replay::default();
+    for (index, buffer) in trace.buffers.iter().enumerate() {
+        let events = trace.events_of(index);
+        for (slot, policy) in result.counts.iter_mut().zip(Policy::ALL) {
+            // The parser already checked every event the tracker could refuse; say where, if not.
+            *slot += replay(policy, &buffer.domains, &events).map_err(|e| TraceError {
+                line: buffer.line,
+                message: format!("buffer `{}`: {e}", buffer.name),
+            })?;
+        }
+    }
+    Ok(result)
+}
+
+/// One trace's full table: every count of every policy.
+pub fn table(name: &str, trace: &Trace, replay: &Replay) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "trace {name}: profile {}, {} buffers, {} events",
+        trace.profile.name,
+        trace.buffers.len(),
+        trace.events.len()
+    );
+    let _ = writeln!(
+        out,
+        "{:<8} {:>9} {:>13} {:>18} {:>6} {:>11} {:>11}",
+        "policy",
+        "cpu syncs",
+        "device cleans",
+        "device invalidates",
+        "total",
+        "stale reads",
+        "lost writes"
+    );
+    for policy in Policy::ALL {
+        let c = replay.get(policy);
+        let _ = writeln!(
+            out,
+            "{:<8} {:>9} {:>13} {:>18} {:>6} {:>11} {:>11}",
+            policy.name(),
+            c.cpu_syncs,
+            c.device_cleans,
+            c.device_invalidates,
+            c.total(),
+            c.stale_reads,
+            c.lost_writes
+        );
+    }
+    out
+}
+
+/// One row per shipped trace: each policy's total cache operations, and the tracker's faults.
+/// This is what `gralloc demo` prints at its end.
+pub fn shipped_table() -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cache maintenance per shipped trace (operations; faults = stale reads + lost writes)"
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>6} {:>8} {:>8} {:>15}",
+        "trace", "naive", "tracker", "minimum", "tracker faults"
+    );
+    for (name, text) in SHIPPED {
+        let row = Trace::parse(text).and_then(|trace| replay_trace(&trace));
+        match row {
+            Ok(r) => {
+                let tracker = r.get(Policy::Tracker);
+                let _ = writeln!(
+                    out,
+                    "{:<28} {:>6} {:>8} {:>8} {:>15}",
+                    name,
+                    r.get(Policy::Naive).total(),
+                    tracker.total(),
+                    r.get(Policy::Minimum).total(),
+                    tracker.stale_reads + tracker.lost_writes
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{name:<28} error: {e}");
+            }
+        }
+    }
+    out
+}
