@@ -1,6 +1,7 @@
 //! `gralloc`: the command-line tool (solve, profiles, replay, alloc, supported, dump, demo).
 
 mod args;
+mod replay;
 mod solve;
 
 use std::process::ExitCode;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         "solve" => solve::run(rest),
         "profiles" => solve::profiles(rest),
         "profile" => solve::profile(rest),
+        "replay" => replay::run(rest),
         _ => {
             eprintln!("gralloc: unknown command `{command}`\n{USAGE}");
             2
