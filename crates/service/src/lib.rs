@@ -1,1 +1,50 @@
 //! Service adapter: the IAllocator implementation over the core and memory layers.
+//!
+//! - [`gralloc`]: the policy (count, solve, quota, memory, counters, failures, dump), in plain
+//!   functions returning [`error::ServiceError`].
+//! - [`adapter`]: the binder methods, each one call into [`gralloc::Gralloc`].
+//! - [`status`]: the one mapping from errors to `AllocationError` statuses.
+//! - [`conformance`]: the IAllocator conformance cases, run against any `IAllocator` proxy.
+//! - Host builds only (`cfg(host_binder)`, set by `build.rs`): [`rpc`] (serving on a Unix
+//!   socket) and [`debug`] (the dump over a socket).
+//!
+//! The same source builds with Soong against AOSP's crates and with Cargo against the host
+//! facade; the host build aliases its one AIDL crate under the three AOSP crate names.
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[cfg(host_binder)]
+extern crate central_gralloc_aidl as android_hardware_common;
+#[cfg(host_binder)]
+extern crate central_gralloc_aidl as android_hardware_graphics_allocator;
+#[cfg(host_binder)]
+extern crate central_gralloc_aidl as android_hardware_graphics_common;
+
+pub mod adapter;
+pub mod conformance;
+#[cfg(host_binder)]
+pub mod debug;
+pub mod error;
+pub mod failures;
+pub mod gralloc;
+pub mod quota;
+#[cfg(host_binder)]
+pub mod rpc;
+pub mod status;
+
+/// The AIDL types the service speaks, under one path for the binaries and tests.
+pub mod aidl {
+    pub use android_hardware_common::aidl::android::hardware::common::NativeHandle::NativeHandle;
+    pub use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allocator::{
+        AllocationError::AllocationError,
+        AllocationResult::AllocationResult,
+        BufferDescriptorInfo::BufferDescriptorInfo,
+        IAllocator::{BnAllocator, IAllocator},
+    };
+    pub use android_hardware_graphics_common::aidl::android::hardware::graphics::common::{
+        BufferUsage::BufferUsage, ExtendableType::ExtendableType, PixelFormat::PixelFormat,
+    };
+}
+
+/// The instance name the framework looks up.
+pub const SERVICE_NAME: &str = "android.hardware.graphics.allocator.IAllocator/default";

@@ -1,0 +1,464 @@
+//! IAllocator conformance cases, run against any `IAllocator` proxy: the service over an RPC
+//! socket (`cargo test`), or over kernel binder from a second process (the VM tier, through the
+//! `conformance` binary). Each case prints `PASS name` or `FAIL name: reason`.
+//!
+//! Reading of "every failure is a service-specific error with a value other than 0": an
+//! `AllocationError` can be `BAD_DESCRIPTOR`, whose value *is* 0, so the check is that the
+//! status is not OK, its exception code is service-specific (never a transaction error or a
+//! generic exception), and its value is one of the three `AllocationError` values. Where the
+//! project's error rules name one value (e.g. `layerCount = 0` is `BAD_DESCRIPTOR`), the case
+//! checks that value too.
+
+use crate::aidl::{
+    AllocationError, AllocationResult, BufferDescriptorInfo, BufferUsage, ExtendableType,
+    IAllocator, NativeHandle, PixelFormat,
+};
+use binder::{Status, Strong};
+use central_gralloc_memory::{BufferInfo, CpuAccess, Mapping};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
+
+/// A case: `Ok` or the reason it failed.
+pub type CaseResult = Result<(), String>;
+
+/// One named case.
+pub struct Case {
+    /// Its name, as printed.
+    pub name: &'static str,
+    /// The check.
+    pub run: fn(&dyn IAllocator) -> CaseResult,
+}
+
+/// Every case, in the order they run.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "mapper_suffix_is_central",
+        run: mapper_suffix_is_central,
+    },
+    Case {
+        name: "interface_version_is_2",
+        run: interface_version_is_2,
+    },
+    Case {
+        name: "allocate_64x64_rgba_cpu_often",
+        run: allocate_64x64_rgba_cpu_often,
+    },
+    Case {
+        name: "unknown_usage_bit_is_unsupported",
+        run: unknown_usage_bit_is_unsupported,
+    },
+    Case {
+        name: "unknown_option_is_unsupported",
+        run: unknown_option_is_unsupported,
+    },
+    Case {
+        name: "layer_count_zero_fails",
+        run: layer_count_zero_fails,
+    },
+    Case {
+        name: "bad_counts_fail",
+        run: bad_counts_fail,
+    },
+    Case {
+        name: "allocate_v1_is_unsupported",
+        run: allocate_v1_is_unsupported,
+    },
+    Case {
+        name: "is_supported_agrees_with_allocate2",
+        run: is_supported_agrees_with_allocate2,
+    },
+    Case {
+        name: "count_buffers_share_one_stride",
+        run: count_buffers_share_one_stride,
+    },
+    Case {
+        name: "handle_stride_equals_result_stride",
+        run: handle_stride_equals_result_stride,
+    },
+    Case {
+        name: "fds_are_shared_memory",
+        run: fds_are_shared_memory,
+    },
+];
+
+/// Runs every case against `allocator`, printing one line per case to `out`; returns the
+/// names of the cases that failed.
+pub fn run_all(allocator: &Strong<dyn IAllocator>, out: &mut dyn Write) -> Vec<&'static str> {
+    let mut failed = Vec::new();
+    for case in CASES {
+        let line = match run_case(allocator, case) {
+            Ok(()) => format!("PASS {}", case.name),
+            Err(reason) => {
+                failed.push(case.name);
+                format!("FAIL {}: {reason}", case.name)
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    failed
+}
+
+/// Runs one case.
+pub fn run_case(allocator: &Strong<dyn IAllocator>, case: &Case) -> CaseResult {
+    (case.run)(&**allocator)
+}
+
+/// Runs the case called `name`.
+pub fn run_named(allocator: &Strong<dyn IAllocator>, name: &str) -> CaseResult {
+    let case = CASES
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| format!("no case called {name}"))?;
+    run_case(allocator, case)
+}
+
+/// A descriptor for `width`×`height` of `format` with `usage`.
+pub fn descriptor(
+    width: i32,
+    height: i32,
+    format: PixelFormat,
+    usage: i64,
+) -> BufferDescriptorInfo {
+    let mut name = [0u8; 128];
+    let tag = b"conformance";
+    name[..tag.len()].copy_from_slice(tag);
+    BufferDescriptorInfo {
+        name,
+        width,
+        height,
+        layerCount: 1,
+        format,
+        usage: BufferUsage(usage),
+        reservedSize: 0,
+        additionalOptions: Vec::new(),
+    }
+}
+
+const CPU_OFTEN: i64 = BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_OFTEN.0;
+
+fn rgba(width: i32, height: i32, usage: i64) -> BufferDescriptorInfo {
+    descriptor(width, height, PixelFormat::RGBA_8888, usage)
+}
+
+/// Whether `status` is a service-specific error (named without the enum variant, whose
+/// spelling differs between AOSP's binder crate and rsbinder).
+fn is_service_specific(status: &Status) -> bool {
+    status.exception_code() == Status::new_service_specific_error(1, None).exception_code()
+}
+
+fn error_name(value: i32) -> &'static str {
+    match value {
+        0 => "BAD_DESCRIPTOR",
+        1 => "NO_RESOURCES",
+        2 => "UNSUPPORTED",
+        _ => "not an AllocationError",
+    }
+}
+
+/// The `AllocationError` of a failed call, or why the failure is not one.
+fn allocation_error<T>(result: binder::Result<T>) -> Result<i32, String> {
+    let status = match result {
+        Ok(_) => return Err("succeeded, expected an AllocationError".into()),
+        Err(status) => status,
+    };
+    if !is_service_specific(&status) {
+        return Err(format!(
+            "failed with a non-service-specific status: {status:?}"
+        ));
+    }
+    let value = status.service_specific_error();
+    if !(0..=2).contains(&value) {
+        return Err(format!(
+            "service-specific value {value} is not an AllocationError"
+        ));
+    }
+    Ok(value)
+}
+
+/// Fails unless `result` is the service-specific `expected`.
+fn expect_error<T>(result: binder::Result<T>, expected: AllocationError, what: &str) -> CaseResult {
+    let value = allocation_error(result).map_err(|e| format!("{what}: {e}"))?;
+    if value != expected.0 {
+        return Err(format!(
+            "{what}: {} ({value}), expected {}",
+            error_name(value),
+            error_name(expected.0)
+        ));
+    }
+    Ok(())
+}
+
+fn check(ok: bool, what: impl FnOnce() -> String) -> CaseResult {
+    if ok {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+/// Size of a received fd (`lseek(SEEK_END)`: works for memfds and dma-bufs alike).
+pub fn fd_size(handle: &NativeHandle, index: usize) -> Result<u64, String> {
+    let pfd = handle
+        .fds
+        .get(index)
+        .ok_or_else(|| format!("the handle has no fd {index}"))?;
+    let owned = pfd.as_ref().try_clone().map_err(|e| format!("dup: {e}"))?;
+    let mut file = std::fs::File::from(owned);
+    file.seek(SeekFrom::End(0))
+        .map_err(|e| format!("lseek: {e}"))
+}
+
+/// The STRIDE the handle carries, decoded by the memory layer.
+pub fn handle_stride(handle: &NativeHandle) -> Result<i32, String> {
+    let info = BufferInfo::from_ints(&handle.ints)
+        .map_err(|e| format!("cannot decode the handle: {e}"))?;
+    i32::try_from(info.stride).map_err(|_| format!("handle STRIDE {} overflows", info.stride))
+}
+
+fn mapper_suffix_is_central(a: &dyn IAllocator) -> CaseResult {
+    let suffix = a.getIMapperLibrarySuffix().map_err(|e| format!("{e:?}"))?;
+    check(suffix == "central", || format!("suffix `{suffix}`"))
+}
+
+fn interface_version_is_2(a: &dyn IAllocator) -> CaseResult {
+    let version = a.getInterfaceVersion().map_err(|e| format!("{e:?}"))?;
+    check(version == 2, || format!("version {version}"))
+}
+
+fn allocate_64x64_rgba_cpu_often(a: &dyn IAllocator) -> CaseResult {
+    let d = rgba(64, 64, CPU_OFTEN);
+    check(a.isSupported(&d).unwrap_or(false), || {
+        "isSupported is false".into()
+    })?;
+    let result = a
+        .allocate2(&d, 1)
+        .map_err(|e| format!("allocate2: {e:?}"))?;
+    check(result.stride >= 64, || {
+        format!("stride {} < 64", result.stride)
+    })?;
+    check(result.buffers.len() == 1, || {
+        format!("{} buffers", result.buffers.len())
+    })?;
+    let size = fd_size(&result.buffers[0], 0)?;
+    check(size >= 64 * 64 * 4, || {
+        format!("buffer fd holds {size} bytes")
+    })
+}
+
+fn unknown_usage_bit_is_unsupported(a: &dyn IAllocator) -> CaseResult {
+    let d = rgba(64, 64, CPU_OFTEN | (1 << 33));
+    check(!a.isSupported(&d).unwrap_or(true), || {
+        "isSupported is not false".into()
+    })?;
+    expect_error(
+        a.allocate2(&d, 1),
+        AllocationError::UNSUPPORTED,
+        "allocate2",
+    )
+}
+
+fn unknown_option_is_unsupported(a: &dyn IAllocator) -> CaseResult {
+    let mut d = rgba(64, 64, CPU_OFTEN);
+    d.additionalOptions.push(ExtendableType {
+        name: "android.hardware.graphics.common.NotARealOption".into(),
+        value: 1,
+    });
+    check(!a.isSupported(&d).unwrap_or(true), || {
+        "isSupported is not false".into()
+    })?;
+    expect_error(
+        a.allocate2(&d, 1),
+        AllocationError::UNSUPPORTED,
+        "allocate2",
+    )
+}
+
+fn layer_count_zero_fails(a: &dyn IAllocator) -> CaseResult {
+    let mut d = rgba(64, 64, CPU_OFTEN);
+    d.layerCount = 0;
+    check(!a.isSupported(&d).unwrap_or(true), || {
+        "isSupported is not false".into()
+    })?;
+    expect_error(
+        a.allocate2(&d, 1),
+        AllocationError::BAD_DESCRIPTOR,
+        "allocate2",
+    )
+}
+
+fn bad_counts_fail(a: &dyn IAllocator) -> CaseResult {
+    let d = rgba(16, 16, CPU_OFTEN);
+    expect_error(
+        a.allocate2(&d, 0),
+        AllocationError::BAD_DESCRIPTOR,
+        "count 0",
+    )?;
+    expect_error(
+        a.allocate2(&d, -1),
+        AllocationError::BAD_DESCRIPTOR,
+        "count -1",
+    )?;
+    expect_error(
+        a.allocate2(&d, i32::MIN),
+        AllocationError::BAD_DESCRIPTOR,
+        "count MIN",
+    )?;
+    expect_error(
+        a.allocate2(&d, i32::MAX),
+        AllocationError::NO_RESOURCES,
+        "count MAX",
+    )?;
+    // Still serving, and correctly.
+    let result = a
+        .allocate2(&d, 1)
+        .map_err(|e| format!("count 1 after: {e:?}"))?;
+    check(result.buffers.len() == 1, || {
+        "count 1 gave no buffer".into()
+    })
+}
+
+fn allocate_v1_is_unsupported(a: &dyn IAllocator) -> CaseResult {
+    #[allow(
+        deprecated,
+        reason = "allocate is the deprecated V1 entry point under test"
+    )]
+    let result = a.allocate(&[0u8; 16], 1);
+    expect_error(result, AllocationError::UNSUPPORTED, "allocate")
+}
+
+/// The sweep of `is_supported_agrees_with_allocate2`.
+const SWEEP_FORMATS: [PixelFormat; 9] = [
+    PixelFormat::RGBA_8888,
+    PixelFormat::RGB_565,
+    PixelFormat::RGBA_FP16,
+    PixelFormat::YCBCR_420_888,
+    PixelFormat::YV12,
+    PixelFormat::YCRCB_420_SP,
+    PixelFormat::RAW16,
+    PixelFormat::BLOB,
+    PixelFormat::IMPLEMENTATION_DEFINED,
+];
+const SWEEP_USAGES: [i64; 7] = [
+    CPU_OFTEN,
+    BufferUsage::GPU_TEXTURE.0 | BufferUsage::GPU_RENDER_TARGET.0,
+    BufferUsage::COMPOSER_OVERLAY.0 | BufferUsage::GPU_RENDER_TARGET.0,
+    BufferUsage::CAMERA_OUTPUT.0 | BufferUsage::GPU_TEXTURE.0,
+    BufferUsage::VIDEO_DECODER.0 | BufferUsage::GPU_TEXTURE.0,
+    BufferUsage::PROTECTED.0 | BufferUsage::COMPOSER_OVERLAY.0,
+    BufferUsage::CPU_READ_RARELY.0 | (1 << 47),
+];
+const SWEEP_SIZES: [(i32, i32); 4] = [(1, 1), (63, 17), (640, 480), (1920, 1080)];
+
+fn is_supported_agrees_with_allocate2(a: &dyn IAllocator) -> CaseResult {
+    let mut supported = 0;
+    for format in SWEEP_FORMATS {
+        for usage in SWEEP_USAGES {
+            for (width, mut height) in SWEEP_SIZES {
+                if format == PixelFormat::BLOB {
+                    height = 1;
+                }
+                let d = descriptor(width, height, format, usage);
+                let what = || format!("{width}x{height} format {} usage {usage:#x}", format.0);
+                let yes = a
+                    .isSupported(&d)
+                    .map_err(|e| format!("isSupported threw for {}: {e:?}", what()))?;
+                let result = a.allocate2(&d, 1);
+                if yes {
+                    supported += 1;
+                    match result {
+                        Ok(r) if r.buffers.len() == 1 => {}
+                        Ok(r) => return Err(format!("{}: {} buffers", what(), r.buffers.len())),
+                        // Resource exhaustion is the one failure isSupported allows.
+                        Err(s) if s.service_specific_error() == AllocationError::NO_RESOURCES.0 => {
+                        }
+                        Err(s) => return Err(format!("{}: supported but {s:?}", what())),
+                    }
+                } else {
+                    allocation_error(result)
+                        .map_err(|e| format!("{}: unsupported but {e}", what()))?;
+                }
+            }
+        }
+    }
+    check(supported > 0, || {
+        "nothing in the sweep was supported".into()
+    })
+}
+
+fn allocate_count(a: &dyn IAllocator, count: i32) -> Result<AllocationResult, String> {
+    let d = rgba(
+        100,
+        50,
+        BufferUsage::GPU_TEXTURE.0 | BufferUsage::CPU_WRITE_RARELY.0,
+    );
+    a.allocate2(&d, count)
+        .map_err(|e| format!("allocate2 count {count}: {e:?}"))
+}
+
+fn count_buffers_share_one_stride(a: &dyn IAllocator) -> CaseResult {
+    let result = allocate_count(a, 3)?;
+    check(result.buffers.len() == 3, || {
+        format!("{} buffers", result.buffers.len())
+    })?;
+    check(result.stride >= 100, || format!("stride {}", result.stride))?;
+    for (i, handle) in result.buffers.iter().enumerate() {
+        let stride = handle_stride(handle)?;
+        check(stride == result.stride, || {
+            format!(
+                "buffer {i} has stride {stride}, the result {}",
+                result.stride
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn handle_stride_equals_result_stride(a: &dyn IAllocator) -> CaseResult {
+    for (w, h, format) in [
+        (64, 64, PixelFormat::RGBA_8888),
+        (33, 17, PixelFormat::RGB_565),
+        (641, 480, PixelFormat::YV12),
+    ] {
+        let d = descriptor(w, h, format, CPU_OFTEN | BufferUsage::GPU_TEXTURE.0);
+        let result = a
+            .allocate2(&d, 1)
+            .map_err(|e| format!("allocate2 {w}x{h}: {e:?}"))?;
+        let handle = result.buffers.first().ok_or("no buffer")?;
+        let stride = handle_stride(handle)?;
+        check(stride == result.stride, || {
+            format!(
+                "{w}x{h} format {}: handle STRIDE {stride}, AllocationResult.stride {}",
+                format.0, result.stride
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn fds_are_shared_memory(a: &dyn IAllocator) -> CaseResult {
+    let result = a
+        .allocate2(&rgba(64, 64, CPU_OFTEN), 1)
+        .map_err(|e| format!("allocate2: {e:?}"))?;
+    let handle = result.buffers.first().ok_or("no buffer")?;
+    let pfd = handle.fds.first().ok_or("no fd")?;
+    let len = 64 * 64 * 4;
+    // Two independent shared mappings: one through the received fd, one through a dup of it
+    // (as a second client that was handed the buffer would have).
+    let dup = pfd.as_ref().try_clone().map_err(|e| format!("dup: {e}"))?;
+    let writer = Mapping::new(pfd.as_ref().as_fd(), len, CpuAccess::ReadWrite)
+        .map_err(|e| format!("map: {e}"))?;
+    let reader =
+        Mapping::new(dup.as_fd(), len, CpuAccess::Read).map_err(|e| format!("map: {e}"))?;
+    let pattern: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+    writer
+        .write(4096, &pattern)
+        .map_err(|e| format!("write: {e}"))?;
+    drop(writer);
+    let mut back = vec![0u8; pattern.len()];
+    reader
+        .read(4096, &mut back)
+        .map_err(|e| format!("read: {e}"))?;
+    check(back == pattern, || {
+        "the second mapping does not see the first's writes".into()
+    })
+}

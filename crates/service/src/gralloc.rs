@@ -1,0 +1,262 @@
+//! `Gralloc`: the allocator service's policy, in plain functions over the project's own types.
+//!
+//! Everything a binder method does lives here: validate the count, solve, charge the caller's
+//! quota, ask the memory layer for the buffers, count what happened, remember recent failures,
+//! write the dump. The binder adapter only converts types.
+
+use crate::error::ServiceError;
+use crate::failures::{Failure, FailureRing};
+use crate::quota::{Quota, QuotaTable};
+use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
+use central_gralloc::format::PixelFormat;
+use central_gralloc::profile::Profile;
+use central_gralloc::solver::Placement;
+use central_gralloc::usage::Usage;
+use central_gralloc_memory::Allocator;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// Who is asking: the binder caller's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// Process id.
+    pub pid: i32,
+    /// User id (quotas are per user id: pids are recycled, an app's processes share a uid).
+    pub uid: u32,
+}
+
+/// One buffer as it goes on the wire: the handle's fds and ints.
+#[derive(Debug)]
+pub struct HandleParts {
+    /// The buffer's fds (memory first, then the metadata region).
+    pub fds: Vec<OwnedFd>,
+    /// The handle's ints.
+    pub ints: Vec<i32>,
+}
+
+/// The result of `allocate2`: one stride (pixels) for every buffer.
+#[derive(Debug)]
+pub struct Allocated {
+    /// Stride in pixels, the same for all buffers.
+    pub stride: i32,
+    /// `count` buffers.
+    pub buffers: Vec<HandleParts>,
+}
+
+/// Service-wide counters since start.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    buffers: AtomicU64,
+    bytes: AtomicU64,
+    failed: [AtomicU64; 3],
+    supported_queries: AtomicU64,
+}
+
+/// The allocator service: a memory allocator (with its profile), quotas, counters and recent
+/// failures.
+pub struct Gralloc {
+    memory: Allocator,
+    quotas: QuotaTable,
+    counters: Counters,
+    failures: Mutex<FailureRing>,
+    started: SystemTime,
+}
+
+impl Gralloc {
+    /// A service allocating from `memory`, with per-client `quota`.
+    pub fn new(memory: Allocator, quota: Quota) -> Gralloc {
+        Gralloc {
+            memory,
+            quotas: QuotaTable::new(quota),
+            counters: Counters::default(),
+            failures: Mutex::new(FailureRing::default()),
+            started: SystemTime::now(),
+        }
+    }
+
+    /// The platform profile.
+    pub fn profile(&self) -> &Profile {
+        self.memory.profile()
+    }
+
+    /// The memory layer.
+    pub fn memory(&self) -> &Allocator {
+        &self.memory
+    }
+
+    /// `allocate2`: `count` buffers for `info`, all with one stride, or nothing at all.
+    pub fn allocate(
+        &self,
+        info: &DescriptorInfo,
+        count: i32,
+        caller: Caller,
+    ) -> Result<Allocated, ServiceError> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.try_allocate(info, count, caller);
+        match &result {
+            Ok(allocated) => {
+                self.counters
+                    .buffers
+                    .fetch_add(allocated.buffers.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => self.record_failure("allocate2", &request_line(info, count), caller, e),
+        }
+        result
+    }
+
+    fn try_allocate(
+        &self,
+        info: &DescriptorInfo,
+        count: i32,
+        caller: Caller,
+    ) -> Result<Allocated, ServiceError> {
+        // Non-positive counts are malformed; large ones are the memory layer's limit to judge.
+        let count = u32::try_from(count)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(ServiceError::InvalidCount(count))?;
+        let (descriptor, placement) = self.plan(info)?;
+        // The request limits first (a huge count is refused before any quota is touched), then
+        // the caller's quota, then the memory.
+        let bytes = self.memory.limits().check(count, placement.size())?;
+        let charge = self.quotas.charge(caller.uid, bytes)?;
+        let allocation = self.memory.allocate(&descriptor, count)?;
+        let stride = wire_stride(&allocation.placement)?;
+        self.quotas.hold(charge);
+        self.counters
+            .bytes
+            .fetch_add(allocation.bytes(), Ordering::Relaxed);
+        let buffers = allocation
+            .buffers
+            .into_iter()
+            .map(|buffer| {
+                let handle = buffer.into_handle();
+                HandleParts {
+                    fds: handle.fds,
+                    ints: handle.ints,
+                }
+            })
+            .collect();
+        Ok(Allocated { stride, buffers })
+    }
+
+    /// The validated descriptor and its placement: everything `allocate` checks except
+    /// resources.
+    fn plan(&self, info: &DescriptorInfo) -> Result<(Descriptor, Placement), ServiceError> {
+        let descriptor = Descriptor::from_info(info)?;
+        let placement = self.memory.solve(&descriptor)?;
+        wire_stride(&placement)?;
+        Ok((descriptor, placement))
+    }
+
+    /// `isSupported`: the same checks as `allocate` without allocating; false for anything
+    /// invalid, never an error.
+    pub fn is_supported(&self, info: &DescriptorInfo) -> bool {
+        self.counters
+            .supported_queries
+            .fetch_add(1, Ordering::Relaxed);
+        self.plan(info).is_ok()
+    }
+
+    /// `allocate` (V1): always refused, and remembered like any failure.
+    pub fn allocate_v1(&self, caller: Caller) -> ServiceError {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let error = ServiceError::Deprecated;
+        self.record_failure("allocate", "IMapper 4 descriptor", caller, &error);
+        error
+    }
+
+    fn record_failure(
+        &self,
+        method: &'static str,
+        request: &str,
+        caller: Caller,
+        e: &ServiceError,
+    ) {
+        let code = e.code();
+        if let Some(counter) = self.counters.failed.get(code.value() as usize) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        let failure = Failure {
+            at: SystemTime::now(),
+            pid: caller.pid,
+            uid: caller.uid,
+            method,
+            request: request.to_string(),
+            code,
+            reason: e.to_string(),
+        };
+        // A poisoned lock only means another thread panicked mid-push; the ring is still sound.
+        let mut ring = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        ring.push(failure);
+    }
+
+    /// What `dumpsys` prints: profile, heaps, counters, limits, quotas, recent failures.
+    pub fn dump(&self, w: &mut dyn Write, _args: &[String]) -> io::Result<()> {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let uptime = self.started.elapsed().map_or(0, |d| d.as_secs());
+        writeln!(
+            w,
+            "central-gralloc allocator (IAllocator V2), up {uptime} s"
+        )?;
+        writeln!(w, "\n== profile {}", self.profile().name)?;
+        write!(w, "{}", self.profile())?;
+        writeln!(w, "\n== heaps (role: what serves it)")?;
+        for line in self.memory.describe() {
+            writeln!(w, "{line}")?;
+        }
+        writeln!(w, "\n== counters")?;
+        writeln!(w, "requests          {}", load(&c.requests))?;
+        writeln!(w, "buffers allocated {}", load(&c.buffers))?;
+        writeln!(w, "bytes allocated   {}", load(&c.bytes))?;
+        writeln!(w, "isSupported calls {}", load(&c.supported_queries))?;
+        writeln!(
+            w,
+            "failed            BAD_DESCRIPTOR {}, NO_RESOURCES {}, UNSUPPORTED {}",
+            load(&c.failed[0]),
+            load(&c.failed[1]),
+            load(&c.failed[2])
+        )?;
+        writeln!(
+            w,
+            "(live buffers are not counted: clients free by closing fds, which the service cannot see)"
+        )?;
+        writeln!(w, "\n== limits")?;
+        let limits = self.memory.limits();
+        writeln!(
+            w,
+            "per request       {} buffers, {} bytes",
+            limits.max_count, limits.max_batch_bytes
+        )?;
+        self.quotas.describe(w)?;
+        let ring = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        writeln!(w, "\n== last {} failures (oldest first)", ring.len())?;
+        for failure in ring.iter() {
+            writeln!(w, "{failure}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The stride as `AllocationResult.stride` carries it.
+fn wire_stride(placement: &Placement) -> Result<i32, ServiceError> {
+    let stride = placement.layout.stride;
+    i32::try_from(stride).map_err(|_| ServiceError::StrideOverflow(u64::from(stride)))
+}
+
+/// The request in one line, for the failure ring.
+fn request_line(info: &DescriptorInfo, count: i32) -> String {
+    let format = PixelFormat(info.format);
+    format!(
+        "{}x{}x{} {format} usage {} count {count}",
+        info.width,
+        info.height,
+        info.layer_count,
+        Usage(info.usage as u64)
+    )
+}

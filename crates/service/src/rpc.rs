@@ -1,0 +1,112 @@
+//! Host only: IAllocator as the root object of an RPC binder server on a Unix socket, and the
+//! client side of the same connection (Android 13+ wire, fds over `SCM_RIGHTS`).
+
+use binder::rpc::{FileDescriptorTransportMode, RpcServer, RpcSession};
+use binder::{FromIBinder, SpIBinder, Strong};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::debug::IAllocatorDebug;
+use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allocator::IAllocator::IAllocator;
+
+/// Highest RPC wire version both ends offer: 2 is Android 16, 1 is Android 14/15.
+pub const WIRE_VERSION: u32 = 2;
+
+/// Connections served at once; more clients wait in the listen backlog until one ends.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// A running socket server. [`SocketServer::stop`] ends every session and unlinks the socket.
+pub struct SocketServer {
+    server: Arc<RpcServer>,
+    accept_loop: Option<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+impl SocketServer {
+    /// Binds `path` (replacing a stale socket, refusing a live one) and serves `root` on it.
+    pub fn start(path: &Path, root: SpIBinder) -> Result<SocketServer, String> {
+        let server = RpcServer::setup_unix_server(path)
+            .map_err(|e| format!("cannot serve on {}: {e:?}", path.display()))?;
+        server.set_android13plus(WIRE_VERSION);
+        server.set_supported_fd_modes(&[FileDescriptorTransportMode::Unix]);
+        server.set_max_connections(MAX_CONNECTIONS);
+        server
+            .set_root(root)
+            .map_err(|e| format!("cannot set the root object: {e:?}"))?;
+        let accept_loop = Some(server.run_background());
+        Ok(SocketServer {
+            server,
+            accept_loop,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops accepting, joins the accept loop, ends the sessions and removes the socket.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.server.stop_accepting();
+        if let Some(handle) = self.accept_loop.take() {
+            if handle.join().is_err() {
+                log::error!("the accept loop panicked");
+            }
+            self.server.terminate();
+        }
+        // rsbinder unlinks when the server is dropped; make sure even if another Arc lingers.
+        if self.path.exists() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Drop for SocketServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A client connection to a socket server: keep it alive as long as its proxies are used.
+pub struct Connection {
+    /// The session (closing it ends every proxy).
+    pub session: RpcSession,
+    /// The root object.
+    pub allocator: Strong<dyn IAllocator>,
+}
+
+impl Connection {
+    /// Connects to the server on `path` and takes its root object as an `IAllocator`.
+    pub fn open(path: &Path) -> Result<Connection, String> {
+        let session = RpcSession::setup_unix_client_android13plus_fd(
+            path,
+            WIRE_VERSION,
+            FileDescriptorTransportMode::Unix,
+        )
+        .map_err(|e| format!("cannot connect to {}: {e:?}", path.display()))?;
+        let root = session
+            .get_root()
+            .map_err(|e| format!("no root object on {}: {e:?}", path.display()))?;
+        let allocator = <dyn IAllocator as FromIBinder>::try_from(root)
+            .map_err(|e| format!("the root object is not an IAllocator: {e:?}"))?;
+        Ok(Connection { session, allocator })
+    }
+
+    /// The host-only debug interface attached as the root object's extension.
+    pub fn debug(&self) -> Result<Strong<dyn IAllocatorDebug>, String> {
+        let extension = self
+            .allocator
+            .as_binder()
+            .get_extension()
+            .map_err(|e| format!("cannot ask for the extension: {e:?}"))?
+            .ok_or("the service has no debug extension")?;
+        <dyn IAllocatorDebug as FromIBinder>::try_from(extension)
+            .map_err(|e| format!("the extension is not IAllocatorDebug: {e:?}"))
+    }
+}

@@ -1,0 +1,29 @@
+//! The one mapping from the service's errors to what a binder client sees.
+//!
+//! Rules:
+//! - Every failure of `allocate`, `allocate2` goes out as a **service-specific** status whose
+//!   value is an `AllocationError`: `BAD_DESCRIPTOR = 0`, `NO_RESOURCES = 1`, `UNSUPPORTED = 2`.
+//!   Never a transaction error, never a generic exception: a client reads the value with
+//!   `status.service_specific_error()`. (The status is not OK even when the value is
+//!   `BAD_DESCRIPTOR`, whose number is 0: the exception code says service-specific.)
+//! - Which value is decided by the error itself ([`ServiceError::code`], which defers to the
+//!   core's and the memory layer's rules): malformed request (non-positive width, height,
+//!   layer count or **count**, a stride the wire cannot carry) is `BAD_DESCRIPTOR`; a
+//!   well-formed request this platform can never satisfy (unknown usage bits or options, a
+//!   device limit, a missing heap, the deprecated V1 `allocate`) is `UNSUPPORTED`; anything
+//!   that may succeed later (memory, fds, the per-request **count** and byte limits, the
+//!   per-client quota) is `NO_RESOURCES`.
+//! - The detail (which device, which limit) never crosses the wire: the status carries no
+//!   message, so it reads the same under AOSP libbinder_rs and rsbinder. It is logged here and
+//!   kept in the service's ring of recent failures for `dumpsys`.
+//! - `isSupported` and `getIMapperLibrarySuffix` never fail, so they never come here.
+
+use crate::error::ServiceError;
+use binder::Status;
+
+/// The binder status for `error`; logs the detail.
+pub fn into_status(error: ServiceError) -> Status {
+    let code = error.code();
+    log::warn!("request failed: {} ({error})", code.name());
+    Status::new_service_specific_error(code.value(), None)
+}
