@@ -1,0 +1,414 @@
+//! `Allocator`: descriptor → placement (the core's solver, over the heaps that really exist) →
+//! limits → memory + metadata region + id, for `count` buffers at once, all or nothing.
+
+use crate::error::{MemError, SysOp};
+use crate::handle::{io_errno, BufferInfo, NativeHandle};
+use crate::heap::{
+    list_heaps, Backend, BackendConfig, BufferKind, DmaHeap, Heap, MemfdHeap, Udmabuf,
+};
+use crate::id::BufferIds;
+use crate::limits::Limits;
+use crate::map::{begin_cpu_access, end_cpu_access, CpuAccess, Mapping, SyncOutcome};
+use crate::metadata::{self, MetadataInit};
+use central_gralloc::descriptor::Descriptor;
+use central_gralloc::profile::{HeapRole, HeapSpec, Profile};
+use central_gralloc::solver::{self, Placement, SolveError};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// One allocated buffer: its memory, its metadata region and everything its handle says.
+#[derive(Debug)]
+pub struct Buffer {
+    memory: OwnedFd,
+    metadata: OwnedFd,
+    info: BufferInfo,
+}
+
+impl Buffer {
+    /// Unique id.
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+    /// The memory fd (dma-buf or memfd, see [`Buffer::kind`]).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.memory.as_fd()
+    }
+    /// The metadata region fd.
+    pub fn metadata_fd(&self) -> BorrowedFd<'_> {
+        self.metadata.as_fd()
+    }
+    /// What kind of fd the memory is.
+    pub fn kind(&self) -> BufferKind {
+        self.info.kind
+    }
+    /// Everything the handle says.
+    pub fn info(&self) -> &BufferInfo {
+        &self.info
+    }
+
+    /// A handle with duplicated fds; the buffer keeps its own.
+    pub fn encode(&self) -> Result<NativeHandle, MemError> {
+        let dup = |fd: &OwnedFd| {
+            fd.try_clone()
+                .map_err(|e| MemError::sys(SysOp::Dup, io_errno(&e)))
+        };
+        Ok(NativeHandle {
+            fds: vec![dup(&self.memory)?, dup(&self.metadata)?],
+            ints: self.info.to_ints(),
+        })
+    }
+
+    /// The handle, giving it this buffer's fds (what the service sends).
+    pub fn into_handle(self) -> NativeHandle {
+        NativeHandle {
+            ints: self.info.to_ints(),
+            fds: vec![self.memory, self.metadata],
+        }
+    }
+
+    /// Maps the whole buffer.
+    pub fn map(&self, access: CpuAccess) -> Result<Mapping, MemError> {
+        Mapping::new(self.memory.as_fd(), self.info.size, access)
+    }
+
+    /// Maps the whole metadata region (read-write: the mapper updates it).
+    pub fn map_metadata(&self) -> Result<Mapping, MemError> {
+        Mapping::new(
+            self.metadata.as_fd(),
+            self.info.metadata_size,
+            CpuAccess::ReadWrite,
+        )
+    }
+
+    /// Starts a CPU access: `DMA_BUF_IOCTL_SYNC` START for a dma-buf; nothing for a memfd.
+    pub fn begin_cpu_access(&self, access: CpuAccess) -> Result<SyncOutcome, MemError> {
+        if !self.info.kind.is_dma_buf() {
+            return Ok(SyncOutcome::NotDmaBuf);
+        }
+        begin_cpu_access(self.memory.as_fd(), access).map(|()| SyncOutcome::Synced)
+    }
+
+    /// Ends a CPU access begun with the same `access`.
+    pub fn end_cpu_access(&self, access: CpuAccess) -> Result<SyncOutcome, MemError> {
+        if !self.info.kind.is_dma_buf() {
+            return Ok(SyncOutcome::NotDmaBuf);
+        }
+        end_cpu_access(self.memory.as_fd(), access).map(|()| SyncOutcome::Synced)
+    }
+}
+
+/// The result of one `allocate`: the placement every buffer shares and the buffers.
+#[derive(Debug)]
+pub struct Allocation {
+    /// Where and how the buffers live.
+    pub placement: Placement,
+    /// The buffers.
+    pub buffers: Vec<Buffer>,
+}
+
+impl Allocation {
+    /// `AllocationResult.stride`.
+    pub fn stride(&self) -> u32 {
+        self.placement.layout.stride
+    }
+    /// Bytes allocated, buffers and metadata regions together (what a client ledger charges).
+    pub fn bytes(&self) -> u64 {
+        self.buffers
+            .iter()
+            .map(|b| b.info.size.saturating_add(b.info.metadata_size))
+            .fold(0, u64::saturating_add)
+    }
+}
+
+/// A heap role this allocator cannot serve, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    /// The role.
+    pub role: HeapRole,
+    /// Why.
+    pub reason: String,
+}
+
+/// Turns descriptors into buffers on one platform with one backend.
+#[derive(Debug)]
+pub struct Allocator {
+    profile: Profile,
+    /// The profile with only the heaps this allocator has, as the backend really provides them;
+    /// `Err` when even the system heap is missing.
+    effective: Result<Profile, String>,
+    heaps: Vec<(HeapRole, Box<dyn Heap>)>,
+    unavailable: Vec<Unavailable>,
+    limits: Limits,
+    ids: BufferIds,
+}
+
+impl Allocator {
+    /// An allocator for `profile` using `backend` (policy in [`crate::heap`]). Missing heaps do
+    /// not fail construction: they make the placements that need them `Unsupported`, and
+    /// [`Allocator::unavailable`] lists them for the service to log at start-up.
+    pub fn new(
+        profile: Profile,
+        backend: &BackendConfig,
+        limits: Limits,
+    ) -> Result<Allocator, MemError> {
+        let mut heaps: Vec<(HeapRole, Box<dyn Heap>)> = Vec::new();
+        let mut unavailable = Vec::new();
+        let mut missing = |role, reason: String| unavailable.push(Unavailable { role, reason });
+        match backend.backend {
+            Backend::DmaHeap => {
+                let present = list_heaps(&backend.heap_dir)?;
+                for spec in profile.heaps() {
+                    if !present.contains(&spec.name) {
+                        missing(
+                            spec.role,
+                            format!(
+                                "no heap `{}` in {} (this kernel has: {})",
+                                spec.name,
+                                backend.heap_dir.display(),
+                                if present.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    present.join(", ")
+                                }
+                            ),
+                        );
+                        continue;
+                    }
+                    match DmaHeap::open(&backend.heap_dir, &spec.name) {
+                        Ok(heap) => heaps.push((spec.role, Box::new(heap))),
+                        Err(e) => missing(spec.role, e.to_string()),
+                    }
+                }
+            }
+            Backend::Udmabuf | Backend::Memfd => {
+                let heap: Box<dyn Heap> = match backend.backend {
+                    Backend::Udmabuf => Box::new(Udmabuf::open(&backend.udmabuf)?),
+                    _ => Box::new(MemfdHeap),
+                };
+                heaps.push((HeapRole::System, heap));
+                for spec in profile
+                    .heaps()
+                    .iter()
+                    .filter(|h| h.role != HeapRole::System)
+                {
+                    missing(
+                        spec.role,
+                        format!(
+                            "the {} backend stands in for the system heap only",
+                            backend.backend
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(Allocator::with_heaps_and_reasons(
+            profile,
+            heaps,
+            unavailable,
+            limits,
+        ))
+    }
+
+    /// An allocator over explicit heaps (tests, fault injection, tools). Roles of the profile
+    /// without a heap here are unavailable.
+    pub fn with_heaps(
+        profile: Profile,
+        heaps: Vec<(HeapRole, Box<dyn Heap>)>,
+        limits: Limits,
+    ) -> Allocator {
+        let unavailable = profile
+            .heaps()
+            .iter()
+            .filter(|spec| !heaps.iter().any(|(role, _)| *role == spec.role))
+            .map(|spec| Unavailable {
+                role: spec.role,
+                reason: "no heap given for this role".into(),
+            })
+            .collect();
+        Allocator::with_heaps_and_reasons(profile, heaps, unavailable, limits)
+    }
+
+    fn with_heaps_and_reasons(
+        profile: Profile,
+        heaps: Vec<(HeapRole, Box<dyn Heap>)>,
+        unavailable: Vec<Unavailable>,
+        limits: Limits,
+    ) -> Allocator {
+        let specs: Vec<HeapSpec> = profile
+            .heaps()
+            .iter()
+            .filter_map(|spec| {
+                let (_, heap) = heaps.iter().find(|(role, _)| *role == spec.role)?;
+                Some(match heap.kind() {
+                    BufferKind::DmaHeap => spec.clone(),
+                    // Stand-ins give ordinary memory anywhere in RAM, whatever the profile's
+                    // system heap promised; the solver must see what they really provide.
+                    BufferKind::Udmabuf | BufferKind::Memfd => HeapSpec {
+                        address_bits: 64,
+                        contiguous: false,
+                        ..spec.clone()
+                    },
+                })
+            })
+            .collect();
+        let effective =
+            Profile::new(&profile.name, profile.devices().to_vec(), specs).map_err(|e| e.message);
+        Allocator {
+            profile,
+            effective,
+            heaps,
+            unavailable,
+            limits,
+            ids: BufferIds::new(),
+        }
+    }
+
+    /// The declared profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+    /// The heaps in use, by role.
+    pub fn heaps(&self) -> impl Iterator<Item = (HeapRole, &dyn Heap)> {
+        self.heaps.iter().map(|(role, heap)| (*role, heap.as_ref()))
+    }
+    /// The profile's roles this allocator cannot serve, with reasons.
+    pub fn unavailable(&self) -> &[Unavailable] {
+        &self.unavailable
+    }
+    /// The limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn unavailable_error(&self, role: HeapRole) -> MemError {
+        let reason = self
+            .unavailable
+            .iter()
+            .find(|u| u.role == role)
+            .map_or_else(
+                || "the profile has no heap for it".to_string(),
+                |u| u.reason.clone(),
+            );
+        MemError::HeapUnavailable { role, reason }
+    }
+
+    /// The placement `allocate` would use, or why there is none. Allocates nothing.
+    pub fn solve(&self, descriptor: &Descriptor) -> Result<Placement, MemError> {
+        let profile = self
+            .effective
+            .as_ref()
+            .map_err(|_| self.unavailable_error(HeapRole::System))?;
+        match solver::solve(descriptor, profile) {
+            Ok(placement) => Ok(placement),
+            Err(SolveError::MissingHeap(role, _)) if self.profile.heap(role).is_some() => {
+                Err(self.unavailable_error(role))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `isSupported`: a placement exists and a heap serves it, so only resource limits can make
+    /// an allocation fail.
+    pub fn is_supported(&self, descriptor: &Descriptor) -> bool {
+        self.solve(descriptor).is_ok()
+    }
+
+    /// Allocates `count` buffers for `descriptor`. All or nothing: if buffer `k` fails, the fds of
+    /// buffers `0..k` are closed before the error returns.
+    pub fn allocate(&self, descriptor: &Descriptor, count: u32) -> Result<Allocation, MemError> {
+        let placement = self.solve(descriptor)?;
+        let size = placement.size();
+        let metadata_size =
+            metadata::region_size(placement.reserved_size).ok_or(MemError::TooLarge {
+                what: "reserved size",
+                bytes: placement.reserved_size,
+                limit: central_gralloc::descriptor::MAX_RESERVED_SIZE,
+            })?;
+        self.limits
+            .check(count, size.saturating_add(metadata_size))?;
+        let heap = self
+            .heaps
+            .iter()
+            .find(|(role, _)| *role == placement.heap)
+            .map(|(_, heap)| heap.as_ref())
+            .ok_or_else(|| self.unavailable_error(placement.heap))?;
+        if let Some(limit) = heap.max_buffer_size() {
+            if size > limit {
+                return Err(MemError::TooLarge {
+                    what: "buffer",
+                    bytes: size,
+                    limit,
+                });
+            }
+        }
+        let mut buffers = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let memory = heap.allocate(size, &descriptor.name)?;
+            let id = self.ids.next();
+            let metadata = metadata::create(&MetadataInit {
+                id,
+                name: &descriptor.name,
+                width: descriptor.width,
+                height: descriptor.height,
+                dataspace: descriptor.dataspace.unwrap_or(0),
+                reserved_size: placement.reserved_size,
+            })?;
+            let layout = &placement.layout;
+            let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
+            for (dst, src) in planes.iter_mut().zip(layout.planes()) {
+                *dst = *src;
+            }
+            let info = BufferInfo {
+                id,
+                width: descriptor.width,
+                height: descriptor.height,
+                layer_count: descriptor.layer_count,
+                requested_format: placement.requested_format,
+                format: placement.format,
+                usage: descriptor.usage,
+                stride: layout.stride,
+                fourcc: placement.fourcc,
+                size,
+                layer_stride: layout.layer_stride,
+                heap: placement.heap,
+                cache: placement.cache,
+                kind: heap.kind(),
+                reserved_size: placement.reserved_size,
+                metadata_size,
+                planes,
+                plane_count: layout.planes().len() as u8,
+            };
+            buffers.push(Buffer {
+                memory,
+                metadata,
+                info,
+            });
+        }
+        Ok(Allocation { placement, buffers })
+    }
+
+    /// One line per heap role: what serves it, or why nothing does; then the limits.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for spec in self.profile.heaps() {
+            match self.heaps.iter().find(|(role, _)| *role == spec.role) {
+                Some((_, heap)) => lines.push(format!("{}: {}", spec.role, heap.describe())),
+                None => {
+                    let why = self
+                        .unavailable
+                        .iter()
+                        .find(|u| u.role == spec.role)
+                        .map_or("", |u| u.reason.as_str());
+                    lines.push(format!("{}: unavailable ({why})", spec.role));
+                }
+            }
+        }
+        lines.push(format!(
+            "limits: {} bytes and {} buffers per request",
+            self.limits.max_batch_bytes, self.limits.max_count
+        ));
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests;
