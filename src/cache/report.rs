@@ -78,9 +78,10 @@ pub fn table(name: &str, trace: &Trace, replay: &Replay) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "trace {name}: profile {}, {} buffers, {} events",
+        "trace {name}: profile {}, {} buffer{}, {} events",
         trace.profile.name,
         trace.buffers.len(),
+        if trace.buffers.len() == 1 { "" } else { "s" },
         trace.events.len()
     );
     let _ = writeln!(

@@ -227,24 +227,18 @@ fn domains() -> impl Strategy<Value = CacheDomains> {
         })
 }
 
-/// Well-formed random events: at most one CPU access open, closed at the end; device accesses may
-/// fall inside a CPU access.
+/// Well-formed random events: up to two CPU accesses open at once (two processes), all closed at
+/// the end; device accesses may fall inside CPU accesses.
 fn events() -> impl Strategy<Value = Vec<Event>> {
-    prop::collection::vec((0u8..3, 0usize..5, 0u8..3), 0..40).prop_map(|raw| {
-        let mut open = None;
+    prop::collection::vec((0u8..4, 0usize..5, 0u8..3), 0..40).prop_map(|raw| {
+        let mut open: Vec<CpuAccess> = Vec::new();
         let mut out = Vec::new();
         for (kind, device, mode) in raw {
             let access =
                 [CpuAccess::Read, CpuAccess::Write, CpuAccess::ReadWrite][usize::from(mode)];
-            match (kind, open) {
-                (0, None) => {
-                    out.push(Event::CpuBegin(access));
-                    open = Some(access);
-                }
-                (0, Some(a)) => {
-                    out.push(Event::CpuEnd(a));
-                    open = None;
-                }
+            let begin = match kind {
+                0 => open.len() < 2,
+                1 => open.is_empty(),
                 _ => {
                     let access = if mode == 0 {
                         DeviceAccess::Write
@@ -255,10 +249,18 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
                         index: device,
                         access,
                     });
+                    continue;
                 }
+            };
+            if begin {
+                out.push(Event::CpuBegin(access));
+                open.push(access);
+            } else {
+                let ended = open.remove(usize::from(mode) % open.len());
+                out.push(Event::CpuEnd(ended));
             }
         }
-        out.extend(open.map(Event::CpuEnd));
+        out.extend(open.into_iter().map(Event::CpuEnd));
         out
     })
 }
