@@ -1,0 +1,61 @@
+//! IAllocator conformance against the real service over a real binder connection.
+//!
+//! Cargo: each case spawns the built `allocator-service` (memfd backend) on a temporary Unix
+//! socket and talks RPC binder to it. Soong (on a device): each case looks up the registered
+//! `IAllocator/default` on kernel binder. Either way the cases are
+//! `central_gralloc_service::conformance::CASES`, the same ones the `conformance` binary runs
+//! for the VM tier.
+
+#[cfg(host_binder)]
+mod common;
+
+#[cfg(host_binder)]
+fn run(name: &str) {
+    let service = common::ServiceProcess::start("conformance", &[]);
+    let connection = service.connect();
+    let result = central_gralloc_service::conformance::run_named(&connection.allocator, name);
+    drop(connection);
+    if let Err(reason) = result {
+        panic!("FAIL {name}: {reason}");
+    }
+}
+
+#[cfg(not(host_binder))]
+fn run(name: &str) {
+    use central_gralloc_service::aidl::IAllocator;
+    let allocator: binder::Strong<dyn IAllocator> =
+        binder::wait_for_interface(central_gralloc_service::SERVICE_NAME)
+            .expect("IAllocator/default is registered");
+    if let Err(reason) = central_gralloc_service::conformance::run_named(&allocator, name) {
+        panic!("FAIL {name}: {reason}");
+    }
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(#[test] fn $name() { run(stringify!($name)); })*
+
+        #[test]
+        fn every_case_has_a_test() {
+            let listed = [$(stringify!($name)),*];
+            for case in central_gralloc_service::conformance::CASES {
+                assert!(listed.contains(&case.name), "case {} has no #[test]", case.name);
+            }
+        }
+    };
+}
+
+cases!(
+    mapper_suffix_is_central,
+    interface_version_is_2,
+    allocate_64x64_rgba_cpu_often,
+    unknown_usage_bit_is_unsupported,
+    unknown_option_is_unsupported,
+    layer_count_zero_fails,
+    bad_counts_fail,
+    allocate_v1_is_unsupported,
+    is_supported_agrees_with_allocate2,
+    count_buffers_share_one_stride,
+    handle_stride_equals_result_stride,
+    fds_are_shared_memory,
+);
