@@ -382,7 +382,7 @@ impl BufferInfo {
         }
         let count = usize::try_from(plane_count)
             .ok()
-            .filter(|&n| n >= 1 && n <= MAX_PLANES);
+            .filter(|n| (1..=MAX_PLANES).contains(n));
         let count = count.ok_or(bad(
             "plane count",
             plane_count as u32 as u64,

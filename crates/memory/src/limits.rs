@@ -47,7 +47,7 @@ impl Limits {
                 limit: self.max_count,
             });
         }
-        let total = bytes_each.checked_mul(u64::from(count)).unwrap_or(u64::MAX);
+        let total = bytes_each.saturating_mul(u64::from(count));
         if total > self.max_batch_bytes {
             return Err(MemError::TooLarge {
                 what: "request",

@@ -234,7 +234,7 @@ mod tests {
         map.read(HEADER_SIZE, &mut reserved).unwrap();
         assert!(reserved.iter().all(|&b| b == 0));
         // The state word is usable as a shared atomic.
-        // SAFETY (test): the offset is 8-aligned inside a live, page-aligned writable mapping.
+        // SAFETY: the offset is 8-aligned inside a live, page-aligned writable mapping.
         let word = unsafe { &*(map.as_ptr().add(OFFSET_CACHE_STATE) as *const AtomicU64) };
         assert_eq!(word.load(Ordering::Acquire), 0);
         word.store(7, Ordering::Release);
