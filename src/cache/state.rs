@@ -124,6 +124,11 @@ pub enum DeviceAccess {
 }
 
 /// Cache maintenance around one device access. Each flag says who does it and how.
+///
+/// Upstream videobuf2 honours the `V4L2_BUF_FLAG_NO_CACHE_*` hints only on `V4L2_MEMORY_MMAP`
+/// queues that allow them (`vb2_queue_allows_cache_hints`); on the `V4L2_MEMORY_DMABUF` queues that
+/// import gralloc buffers it clears them, and the exporter's attachment map/unmap does the
+/// maintenance. There the flags below say what the exporter may skip, not what vb2 will skip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DeviceSync {
     /// Write dirty CPU lines back before the access: the driver's queue-time clean. When false a V4L2

@@ -116,3 +116,35 @@ fn json_string(text: &str) -> String {
     out.push('"');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_every_policy_and_escapes_the_name() {
+        let (name, text) = load("camera-recording").unwrap();
+        let trace = Trace::parse(&text).unwrap();
+        let json = to_json(&name, &report::replay_trace(&trace).unwrap());
+        assert!(json.starts_with(
+            "{\"trace\": \"camera-recording\", \"policies\": {\"naive\": {\"cpu_syncs\": 0"
+        ));
+        for key in [
+            "\"tracker\": {",
+            "\"minimum\": {",
+            "\"device_invalidates\"",
+            "\"lost_writes\": 0}}}",
+        ] {
+            assert!(json.contains(key), "{json} lacks {key}");
+        }
+        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn bad_arguments_and_missing_traces_fail() {
+        assert_eq!(run(&[]), 2);
+        assert_eq!(run(&["a".into(), "b".into()]), 2);
+        assert_eq!(run(&["/nonexistent/x.trace".into()]), 1);
+        assert_eq!(run(&["screenshot".into(), "--json".into()]), 0);
+    }
+}
