@@ -9,12 +9,13 @@
 
 mod harness;
 mod kernel_facts;
+mod memory_cases;
 mod sys;
 
 use harness::TestCase;
 
 /// Every group of test cases, in the order they run.
-const SUITES: &[&[TestCase]] = &[kernel_facts::TESTS];
+const SUITES: &[&[TestCase]] = &[kernel_facts::TESTS, memory_cases::TESTS];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
