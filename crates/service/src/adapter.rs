@@ -11,6 +11,9 @@ use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allo
     AllocationResult::AllocationResult, BufferDescriptorInfo::BufferDescriptorInfo,
     IAllocator::IAllocator,
 };
+use android_hardware_graphics_common::aidl::android::hardware::graphics::common::{
+    BufferUsage::BufferUsage, ExtendableType::ExtendableType, PixelFormat::PixelFormat,
+};
 use binder::{ParcelFileDescriptor, ThreadState};
 use central_gralloc::descriptor::DescriptorInfo;
 use std::sync::Arc;
@@ -57,6 +60,32 @@ pub fn descriptor_info(descriptor: &BufferDescriptorInfo) -> DescriptorInfo {
             .additionalOptions
             .iter()
             .map(|option| (option.name.clone(), option.value))
+            .collect(),
+    }
+}
+
+/// The AIDL descriptor for wire fields (clients: the CLI, the demo, tests). The name is cut to
+/// 127 bytes so `name[127]` stays 0.
+pub fn buffer_descriptor(info: &DescriptorInfo) -> BufferDescriptorInfo {
+    let mut name = [0u8; 128];
+    for (dst, src) in name.iter_mut().zip(info.name.iter().take(127)) {
+        *dst = *src;
+    }
+    BufferDescriptorInfo {
+        name,
+        width: info.width,
+        height: info.height,
+        layerCount: info.layer_count,
+        format: PixelFormat(info.format),
+        usage: BufferUsage(info.usage),
+        reservedSize: info.reserved_size,
+        additionalOptions: info
+            .additional_options
+            .iter()
+            .map(|(name, value)| ExtendableType {
+                name: name.clone(),
+                value: *value,
+            })
             .collect(),
     }
 }

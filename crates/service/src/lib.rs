@@ -6,7 +6,7 @@
 //! - [`status`]: the one mapping from errors to `AllocationError` statuses.
 //! - [`conformance`]: the IAllocator conformance cases, run against any `IAllocator` proxy.
 //! - Host builds only (`cfg(host_binder)`, set by `build.rs`): [`rpc`] (serving on a Unix
-//!   socket) and [`debug`] (the dump over a socket).
+//!   socket), [`debug`] (the dump over a socket) and [`host`] (the host main's setup).
 //!
 //! The same source builds with Soong against AOSP's crates and with Cargo against the host
 //! facade; the host build aliases its one AIDL crate under the three AOSP crate names.
@@ -27,6 +27,8 @@ pub mod debug;
 pub mod error;
 pub mod failures;
 pub mod gralloc;
+#[cfg(host_binder)]
+pub mod host;
 pub mod quota;
 #[cfg(host_binder)]
 pub mod rpc;

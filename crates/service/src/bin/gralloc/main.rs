@@ -1,6 +1,8 @@
 //! `gralloc`: the command-line tool (solve, profiles, replay, alloc, supported, dump, demo).
 
 mod args;
+mod client;
+mod demo;
 mod replay;
 mod solve;
 
@@ -31,6 +33,11 @@ fn main() -> ExitCode {
         "solve" => solve::run(rest),
         "profiles" => solve::profiles(rest),
         "profile" => solve::profile(rest),
+        "alloc" => client::alloc(rest),
+        "supported" => client::supported(rest),
+        "dump" => client::dump(rest),
+        "demo" => demo::run(rest),
+        demo::SERVE_COMMAND => demo::serve(rest),
         "replay" => replay::run(rest),
         _ => {
             eprintln!("gralloc: unknown command `{command}`\n{USAGE}");

@@ -1,0 +1,293 @@
+//! `gralloc demo`: starts the service in a child process, allocates a realistic set of buffers
+//! through it for the `soc` and `cuttlefish` profiles, prints what it got, and ends with the
+//! cache-maintenance replay table of the shipped traces.
+
+use crate::client::decode;
+use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
+use central_gralloc::format::PixelFormat;
+use central_gralloc::profile::Profile;
+use central_gralloc::solver::solve;
+use central_gralloc::usage::Usage;
+use central_gralloc_memory::BufferKind;
+use central_gralloc_service::adapter::buffer_descriptor;
+use central_gralloc_service::host::{self, MemoryChoice};
+use central_gralloc_service::rpc::Connection;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The hidden subcommand the demo runs in its child: the service on a socket.
+pub const SERVE_COMMAND: &str = "__serve";
+
+/// One request of the demo.
+struct Request {
+    what: &'static str,
+    width: i32,
+    height: i32,
+    format: PixelFormat,
+    usage: &'static str,
+    count: i32,
+}
+
+const REQUESTS: [Request; 6] = [
+    Request {
+        what: "display framebuffer",
+        width: 1920,
+        height: 1080,
+        format: PixelFormat::RGBA_8888,
+        usage: "COMPOSER_OVERLAY|COMPOSER_CLIENT_TARGET|GPU_RENDER_TARGET",
+        count: 3,
+    },
+    Request {
+        what: "camera preview",
+        width: 1280,
+        height: 720,
+        format: PixelFormat::YCBCR_420_888,
+        usage: "CAMERA_OUTPUT|GPU_TEXTURE|COMPOSER_OVERLAY",
+        count: 4,
+    },
+    Request {
+        what: "video decode output",
+        width: 1920,
+        height: 1080,
+        format: PixelFormat::YCBCR_420_888,
+        usage: "VIDEO_DECODER|GPU_TEXTURE|COMPOSER_OVERLAY",
+        count: 4,
+    },
+    Request {
+        what: "protected video",
+        width: 1920,
+        height: 1080,
+        format: PixelFormat::YCBCR_420_888,
+        usage: "VIDEO_DECODER|PROTECTED|COMPOSER_OVERLAY",
+        count: 2,
+    },
+    Request {
+        what: "cursor",
+        width: 64,
+        height: 64,
+        format: PixelFormat::RGBA_8888,
+        usage: "COMPOSER_CURSOR|CPU_WRITE_OFTEN",
+        count: 1,
+    },
+    Request {
+        what: "BLOB (GPU data, 16 KiB)",
+        width: 16 << 10,
+        height: 1,
+        format: PixelFormat::BLOB,
+        usage: "CPU_WRITE_OFTEN|GPU_DATA_BUFFER",
+        count: 1,
+    },
+];
+
+/// `gralloc __serve --socket PATH [--profile P] [--backend B] [--stand-in]` (the demo's child).
+pub fn serve(rest: &[String]) -> u8 {
+    host::init_logging();
+    let mut args = crate::args::Args::new(rest);
+    let parsed = (|| {
+        let socket = PathBuf::from(args.required("--socket")?);
+        let choice = MemoryChoice {
+            profile: args.value("--profile")?.unwrap_or_else(|| "host".into()),
+            backend: args.value("--backend")?.unwrap_or_else(|| "auto".into()),
+            stand_in: args.switch("--stand-in"),
+        };
+        Ok::<_, String>((socket, choice))
+    })();
+    let result = parsed
+        .and_then(|x| args.finish().map(|()| x))
+        .and_then(|(socket, choice)| host::serve_until_signal(&socket, host::gralloc(&choice)?));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
+/// The demo's service child; SIGTERM and reaped on drop.
+struct ServiceChild {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl ServiceChild {
+    fn start(profile: &str) -> Result<ServiceChild, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+        let socket = std::env::temp_dir().join(format!(
+            "gralloc-demo-{}-{profile}.sock",
+            std::process::id()
+        ));
+        let child = Command::new(exe)
+            .args([SERVE_COMMAND, "--socket"])
+            .arg(&socket)
+            .args(["--profile", profile, "--backend", "auto", "--stand-in"])
+            .env("CENTRAL_GRALLOC_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the service: {e}"))?;
+        Ok(ServiceChild { child, socket })
+    }
+
+    fn connect(&mut self) -> Result<Connection, String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match Connection::open(&self.socket) {
+                Ok(c) => return Ok(c),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => {}
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("the service exited: {status}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServiceChild {
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) on our own unreaped child, so the pid names no other process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+fn info(request: &Request) -> Result<DescriptorInfo, String> {
+    Ok(DescriptorInfo {
+        name: request.what.as_bytes().to_vec(),
+        width: request.width,
+        height: request.height,
+        layer_count: 1,
+        format: request.format.0,
+        usage: Usage::parse(request.usage)?.bits() as i64,
+        reserved_size: 0,
+        additional_options: Vec::new(),
+    })
+}
+
+fn demo_profile(name: &str) -> Result<(), String> {
+    let declared = Profile::resolve(name).map_err(|e| e.to_string())?;
+    let mut child = ServiceChild::start(name)?;
+    let connection = child.connect()?;
+    println!("\n== profile {name}: allocations through allocator-service over RPC binder");
+    println!(
+        "{:<24} {:>9} {:>5} {:<16} {:>6} {:>10}  {:<28} {:<8} devices",
+        "buffer", "size", "count", "format", "stride", "bytes", "heap (what made it)", "cache"
+    );
+    let mut stand_in = false;
+    let mut solver_only = false;
+    for request in &REQUESTS {
+        let info = info(request)?;
+        let devices = Descriptor::from_info(&info)
+            .ok()
+            .and_then(|d| solve(&d, &declared).ok())
+            .map(|p| p.device_names(&declared).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        let size = format!("{}x{}", request.width, request.height);
+        let result = connection
+            .allocator
+            .allocate2(&buffer_descriptor(&info), request.count);
+        let lead = format!("{:<24} {size:>9} {:>5}", request.what, request.count);
+        match result.map_err(|s| s.service_specific_error()) {
+            Ok(result) => {
+                let decoded = decode(&result)?;
+                let Some(first) = decoded.first() else {
+                    return Err(format!("{}: no buffers", request.what));
+                };
+                let i = &first.info;
+                let heap_name = declared.heap(i.heap).map_or("?", |h| h.name.as_str());
+                let heap = match i.kind {
+                    BufferKind::DmaHeap => format!("{} ({heap_name})", i.heap),
+                    kind => {
+                        stand_in = true;
+                        format!("{} ({kind} stand-in*)", i.heap)
+                    }
+                };
+                println!(
+                    "{lead} {:<16} {:>6} {:>10}  {heap:<28} {:<8} {devices}",
+                    i.format.to_string(),
+                    result.stride,
+                    i.size,
+                    i.cache.name()
+                );
+            }
+            Err(code) => {
+                let name = match code {
+                    0 => "BAD_DESCRIPTOR",
+                    1 => "NO_RESOURCES",
+                    _ => "UNSUPPORTED",
+                };
+                let device = Descriptor::from_info(&info)
+                    .map_err(|e| e.to_string())
+                    .and_then(|d| solve(&d, &declared).map_err(|e| e.to_string()));
+                match device {
+                    Ok(p) => {
+                        solver_only = true;
+                        let heap = format!(
+                            "{} ({})",
+                            p.heap,
+                            declared.heap(p.heap).map_or("?", |h| h.name.as_str())
+                        );
+                        println!(
+                            "{lead} {:<16} {:>6} {:>10}  {heap:<28} {:<8} {devices}  \
+                             [solver only: {name} on this host]",
+                            p.format.to_string(),
+                            p.layout.stride,
+                            p.size(),
+                            p.cache.name()
+                        );
+                    }
+                    Err(e) => println!("{lead} {name} (on the real platform too: {e})"),
+                }
+            }
+        }
+    }
+    if solver_only {
+        println!(
+            "[solver only]: the placement a real {name} device gets; not allocated here, because \
+             this host has no heap with that role's properties (contiguous, 32-bit) and a \
+             stand-in does not pretend to have them."
+        );
+    }
+    if stand_in {
+        println!(
+            "* host stand-in: this host has no /dev/dma_heap, so a memfd (or udmabuf) serves the \
+             role; it is ordinary pageable memory, neither contiguous nor address-limited, and \
+             placements that need those properties are refused, not faked."
+        );
+    }
+    let dump = connection
+        .debug()
+        .and_then(|d| d.dumpText(&[]).map_err(|e| format!("{e:?}")));
+    if let Ok(text) = dump {
+        let counters: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("== counters"))
+            .take(6)
+            .collect();
+        println!("{}", counters.join("\n"));
+    }
+    drop(connection);
+    drop(child);
+    Ok(())
+}
+
+/// `gralloc demo`.
+pub fn run(rest: &[String]) -> u8 {
+    if let Err(e) = crate::args::Args::new(rest).finish() {
+        eprintln!("gralloc demo: {e}");
+        return 2;
+    }
+    for profile in ["soc", "cuttlefish"] {
+        if let Err(e) = demo_profile(profile) {
+            eprintln!("gralloc demo: profile {profile}: {e}");
+            return 1;
+        }
+    }
+    println!();
+    print!("{}", central_gralloc::cache::shipped_table());
+    0
+}
