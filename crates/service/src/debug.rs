@@ -1,9 +1,10 @@
 //! Host only: `IAllocatorDebug`, the dump text over an RPC socket.
 //!
 //! `dumpsys` reaches `Interface::dump` with a kernel `DUMP_TRANSACTION` carrying an fd; an
-//! rsbinder socket client cannot send that transaction. So the host service attaches this
-//! small interface as the binder *extension* of its IAllocator root object (how AOSP HALs
-//! publish vendor extras), and `gralloc dump --socket` calls it. Both paths print the same
+//! rsbinder socket client cannot send that transaction. So the host service serves this small
+//! interface as the root object of a second socket beside the IAllocator one (`PATH.debug`;
+//! rsbinder 0.12 RPC proxies do not fetch binder extensions, and its named services would
+//! displace IAllocator as the root), and `gralloc dump --socket PATH` calls it. Both paths print the same
 //! text, from [`crate::gralloc::Gralloc::dump`]. The Android build neither generates nor
 //! serves it: there, `dumpsys android.hardware.graphics.allocator.IAllocator/default` works.
 

@@ -6,7 +6,7 @@ use crate::aidl::{BnAllocator, IAllocator};
 use crate::debug::{BnAllocatorDebug, DebugService, IAllocatorDebug};
 use crate::gralloc::Gralloc;
 use crate::quota::Quota;
-use crate::rpc::SocketServer;
+use crate::rpc::{debug_socket_path, SocketServer};
 use binder::{Interface, Strong};
 use central_gralloc::profile::{HeapRole, Profile};
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Heap, Limits, MemfdHeap, Udmabuf};
@@ -83,32 +83,28 @@ pub fn gralloc(choice: &MemoryChoice) -> Result<Arc<Gralloc>, String> {
     Ok(Arc::new(Gralloc::new(memory, quota)))
 }
 
-/// The IAllocator binder for `gralloc`, with the debug interface as its extension.
-pub fn allocator_binder(gralloc: Arc<Gralloc>) -> Result<Strong<dyn IAllocator>, String> {
-    let service: Strong<dyn IAllocator> =
-        BnAllocator::new_binder(AllocatorService::new(Arc::clone(&gralloc)));
-    let debug: Strong<dyn IAllocatorDebug> =
-        BnAllocatorDebug::new_binder(DebugService::new(gralloc));
-    service
-        .as_binder()
-        .set_extension(&debug.as_binder())
-        .map_err(|e| format!("cannot attach the debug extension: {e:?}"))?;
-    Ok(service)
+/// The IAllocator binder for `gralloc`.
+pub fn allocator_binder(gralloc: Arc<Gralloc>) -> Strong<dyn IAllocator> {
+    BnAllocator::new_binder(AllocatorService::new(gralloc))
 }
 
-/// Serves `gralloc` on the socket `path` until SIGTERM or SIGINT, then stops cleanly and
-/// removes the socket.
+/// Serves `gralloc` on the socket `path` (and its debug interface on `PATH.debug`) until
+/// SIGTERM or SIGINT, then stops cleanly and removes both sockets.
 pub fn serve_until_signal(path: &Path, gralloc: Arc<Gralloc>) -> Result<(), String> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     // Registered before serving, so a signal that arrives early is not lost.
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
         .map_err(|e| format!("cannot register signal handlers: {e}"))?;
-    let service = allocator_binder(gralloc)?;
+    let debug: Strong<dyn IAllocatorDebug> =
+        BnAllocatorDebug::new_binder(DebugService::new(Arc::clone(&gralloc)));
+    let debug_server = SocketServer::start(&debug_socket_path(path), debug.as_binder())?;
+    let service = allocator_binder(gralloc);
     let server = SocketServer::start(path, service.as_binder())?;
     log::info!("serving IAllocator on {}", path.display());
     let signal = signals.forever().next();
     log::info!("signal {signal:?}: stopping");
     server.stop();
+    debug_server.stop();
     log::info!("stopped; {} removed", path.display());
     Ok(())
 }

@@ -73,12 +73,22 @@ impl Drop for SocketServer {
     }
 }
 
+/// Where the host-only debug interface is served beside the IAllocator socket `path`:
+/// `PATH.debug`. (rsbinder 0.12's RPC proxies do not fetch binder extensions, and named
+/// services would replace the root object, so the debug interface gets its own socket.)
+pub fn debug_socket_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".debug");
+    PathBuf::from(name)
+}
+
 /// A client connection to a socket server: keep it alive as long as its proxies are used.
 pub struct Connection {
     /// The session (closing it ends every proxy).
     pub session: RpcSession,
     /// The root object.
     pub allocator: Strong<dyn IAllocator>,
+    path: PathBuf,
 }
 
 impl Connection {
@@ -95,18 +105,28 @@ impl Connection {
             .map_err(|e| format!("no root object on {}: {e:?}", path.display()))?;
         let allocator = <dyn IAllocator as FromIBinder>::try_from(root)
             .map_err(|e| format!("the root object is not an IAllocator: {e:?}"))?;
-        Ok(Connection { session, allocator })
+        Ok(Connection {
+            session,
+            allocator,
+            path: path.to_path_buf(),
+        })
     }
 
-    /// The host-only debug interface attached as the root object's extension.
-    pub fn debug(&self) -> Result<Strong<dyn IAllocatorDebug>, String> {
-        let extension = self
-            .allocator
-            .as_binder()
-            .get_extension()
-            .map_err(|e| format!("cannot ask for the extension: {e:?}"))?
-            .ok_or("the service has no debug extension")?;
-        <dyn IAllocatorDebug as FromIBinder>::try_from(extension)
-            .map_err(|e| format!("the extension is not IAllocatorDebug: {e:?}"))
+    /// The host-only debug interface, served on [`debug_socket_path`]. The returned session
+    /// must outlive the proxy.
+    pub fn debug(&self) -> Result<(RpcSession, Strong<dyn IAllocatorDebug>), String> {
+        let path = debug_socket_path(&self.path);
+        let session = RpcSession::setup_unix_client_android13plus_fd(
+            &path,
+            WIRE_VERSION,
+            FileDescriptorTransportMode::Unix,
+        )
+        .map_err(|e| format!("cannot connect to {}: {e:?}", path.display()))?;
+        let root = session
+            .get_root()
+            .map_err(|e| format!("no root object on {}: {e:?}", path.display()))?;
+        let debug = <dyn IAllocatorDebug as FromIBinder>::try_from(root)
+            .map_err(|e| format!("not an IAllocatorDebug: {e:?}"))?;
+        Ok((session, debug))
     }
 }

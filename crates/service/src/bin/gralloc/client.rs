@@ -193,7 +193,7 @@ pub fn dump(rest: &[String]) -> u8 {
             return 2;
         }
     };
-    match connection.debug().and_then(|d| {
+    match connection.debug().and_then(|(_session, d)| {
         d.dumpText(&[])
             .map_err(|e| format!("dumpText failed: {e:?}"))
     }) {

@@ -261,7 +261,7 @@ fn demo_profile(name: &str) -> Result<(), String> {
     }
     let dump = connection
         .debug()
-        .and_then(|d| d.dumpText(&[]).map_err(|e| format!("{e:?}")));
+        .and_then(|(_session, d)| d.dumpText(&[]).map_err(|e| format!("{e:?}")));
     if let Ok(text) = dump {
         let counters: Vec<&str> = text
             .lines()
