@@ -227,7 +227,7 @@ impl fmt::Display for MemError {
                 "client holds {used} bytes; {requested} more would exceed its cap of {cap} bytes"
             ),
             MemError::Sys { op, errno, context } if context.is_empty() => {
-                write!(f, "{} failed: {} ({})", op.name(), errno.desc(), errno)
+                write!(f, "{} failed: {errno}", op.name())
             }
             MemError::Sys { op, errno, context } => {
                 write!(
