@@ -230,13 +230,7 @@ impl fmt::Display for MemError {
                 write!(f, "{} failed: {errno}", op.name())
             }
             MemError::Sys { op, errno, context } => {
-                write!(
-                    f,
-                    "{} on {context} failed: {} ({})",
-                    op.name(),
-                    errno.desc(),
-                    errno
-                )
+                write!(f, "{} on {context} failed: {errno}", op.name())
             }
             MemError::NotDmaBuf => {
                 write!(f, "not a dma-buf: no CPU cache maintenance exists for it")
