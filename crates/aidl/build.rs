@@ -8,7 +8,11 @@ const ALLOCATOR_VERSION: i32 = 2;
 const ALLOCATOR_HASH: &str = "9499fec09c544e9de5be3c87125721600f8ade66";
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../aidl");
+    // Read at run time, not baked in with env!(): a build script binary reused from another
+    // checkout sharing the target directory must still read this checkout's sources.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    let root = PathBuf::from(manifest).join("../../aidl");
+    println!("cargo:rerun-if-changed={}", root.display());
     let android = root.join("android/hardware");
     let builder = rsbinder_aidl::Builder::new()
         .include_dir(&root)
