@@ -9,6 +9,7 @@ pub mod device;
 pub mod error;
 pub mod format;
 pub mod layout;
+pub mod placement;
 pub mod profile;
 pub mod solver;
 pub mod usage;
