@@ -5,28 +5,38 @@ The Debian kernel package ships no modules.dep (depmod generates it at install t
 dependencies are read from each module's own `.modinfo` section (`depends=`, written by modpost),
 which is what depmod derives modules.dep from. Modules are decompressed (.ko.xz/.ko.zst/.ko.gz)
 into the output directory, and `modules.load` lists them in load order, one `file.ko [params]`
-per line, dependencies first.
+per line, dependencies first; `modules.missing` lists requested modules that cannot be
+loaded (`name reason`), for the VM to report as failures.
 
 usage: modules.py MODULES_DIR OUT_DIR 'name [params]'...
 """
 
 import gzip
-import lzma
 import os
 import struct
+import subprocess
 import sys
+
+try:
+    import lzma
+except ImportError:  # Python built without liblzma: fall back to the xz tool.
+    lzma = None
 
 
 def decompress(path):
     with open(path, "rb") as f:
         data = f.read()
-    if path.endswith(".xz"):
+    if path.endswith(".xz") and lzma is not None:
         return lzma.decompress(data)
     if path.endswith(".gz"):
         return gzip.decompress(data)
-    if path.endswith(".zst"):
-        sys.exit(f"modules.py: {path}: zstd modules are not supported (no zstd in the stdlib)")
-    return data
+    tool = {".xz": "xz", ".zst": "zstd"}.get(os.path.splitext(path)[1])
+    if tool is None:
+        return data
+    try:
+        return subprocess.run([tool, "-dc"], input=data, check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit(f"modules.py: cannot decompress {path} with {tool}: {e}")
 
 
 def modinfo(elf):
@@ -83,33 +93,47 @@ def main():
         wanted.append(norm(name))
 
     os.makedirs(out_dir, exist_ok=True)
-    order, loading = [], set()
+    order, loading, lines, missing = [], set(), [], {}
 
+    # Returns None when `name` and its dependencies are staged, else why it cannot be loaded.
     def visit(name, chain):
         if name in order:
-            return
+            return None
+        if name in missing:
+            return missing[name]
         if name in loading:
             sys.exit(f"modules.py: dependency cycle: {' -> '.join(chain + [name])}")
         path = available.get(name)
         if path is None:
-            sys.exit(f"modules.py: module {name} (needed by {' -> '.join(chain) or 'vm.conf'}) "
-                     f"is not in {modules_dir}")
+            missing[name] = f"{name} is not in the kernel package"
+            return missing[name]
         loading.add(name)
         elf = decompress(path)
         deps = [norm(d) for d in modinfo(elf).get("depends", "").split(",") if d]
         for dep in deps:
-            visit(dep, chain + [name])
+            why = visit(dep, chain + [name])
+            if why is not None:
+                missing[name] = f"needs {dep}: {why}"
+                return missing[name]
         ko = os.path.basename(path).split(".ko")[0] + ".ko"
         with open(os.path.join(out_dir, ko), "wb") as f:
             f.write(elf)
         order.append(name)
         lines.append(f"{ko} {params.get(name, '')}".rstrip())
+        return None
 
-    lines = []
+    # A module that cannot be loaded is reported by the VM's init as a failed boot check, so the
+    # rest of the tier still runs.
+    failures = []
     for name in wanted:
-        visit(name, [])
+        why = visit(name, [])
+        if why is not None:
+            failures.append(f"{name} {why}")
+            print(f"modules.py: cannot load {name}: {why}", file=sys.stderr)
     with open(os.path.join(out_dir, "modules.load"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("".join(line + "\n" for line in lines))
+    with open(os.path.join(out_dir, "modules.missing"), "w") as f:
+        f.write("".join(line + "\n" for line in failures))
 
 
 if __name__ == "__main__":
