@@ -49,6 +49,10 @@ pub const TESTS: &[TestCase] = &[
         run: vgem_prime_import_udmabuf,
     },
     TestCase {
+        name: "kernel.binder_device_speaks_protocol_8",
+        run: binder_device_speaks_protocol_8,
+    },
+    TestCase {
         name: "kernel.dma_heap_oversize_contained",
         run: dma_heap_oversize_contained,
     },
@@ -299,6 +303,19 @@ fn vgem_prime_import_udmabuf() -> TestResult {
     })?;
     drop(handle);
     Ok(())
+}
+
+/// The binder node the service tier will use: 64-bit protocol 8, and it accepts the read-only
+/// mapping every binder process makes before its first transaction.
+fn binder_device_speaks_protocol_8() -> TestResult {
+    let binder = sys::open_rw("/dev/binder").context("/dev/binder")?;
+    let version = sys::binder_protocol_version(binder.as_fd()).context("BINDER_VERSION")?;
+    ensure(version == 8, || {
+        format!("binder protocol version {version}, expected 8")
+    })?;
+    sys::Mapping::read_only_private(&binder, 1 << 20)
+        .map(drop)
+        .context("mmap 1 MiB of /dev/binder")
 }
 
 /// One request for twice the RAM. The 6.12 system heap does not refuse it up front: it starts

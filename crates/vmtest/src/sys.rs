@@ -1,9 +1,10 @@
-//! Raw kernel interfaces the VM tests exercise: dma-heap, dma-buf, udmabuf and DRM PRIME ioctls.
+//! Raw kernel interfaces the VM tests exercise: dma-heap, dma-buf, udmabuf, DRM PRIME and binder
+//! ioctls.
 //!
 //! This is the only file of the crate with `unsafe`: each ioctl is declared with nix's macros and
 //! wrapped in a safe function that owns the argument struct and any fd the kernel returns. The
 //! numbers and layouts are the uapi ones (linux/dma-heap.h, linux/dma-buf.h, linux/udmabuf.h,
-//! drm/drm.h); DESIGN.md §4 lists them.
+//! drm/drm.h, linux/android/binder.h); DESIGN.md §4 lists most of them.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -72,6 +73,13 @@ struct DrmGemClose {
     pad: u32,
 }
 
+/// `struct binder_version`.
+#[repr(C)]
+#[derive(Default)]
+struct BinderVersion {
+    protocol_version: i32,
+}
+
 nix::ioctl_readwrite!(dma_heap_ioctl_alloc, b'H', 0, DmaHeapAllocationData);
 nix::ioctl_write_ptr!(dma_buf_ioctl_sync, b'b', 0, DmaBufSync);
 // DMA_BUF_SET_NAME_B is `_IOW('b', 1, u64)`, but its argument is the name string itself, so the
@@ -85,6 +93,7 @@ nix::ioctl_write_ptr!(udmabuf_ioctl_create, b'u', 0x42, UdmabufCreate);
 nix::ioctl_readwrite!(drm_ioctl_version, b'd', 0x00, DrmVersion);
 nix::ioctl_write_ptr!(drm_ioctl_gem_close, b'd', 0x09, DrmGemClose);
 nix::ioctl_readwrite!(drm_ioctl_prime_fd_to_handle, b'd', 0x2e, DrmPrimeHandle);
+nix::ioctl_readwrite!(binder_ioctl_version, b'b', 9, BinderVersion);
 
 /// `DMA_BUF_SYNC_*` flags.
 pub mod sync {
@@ -187,6 +196,14 @@ pub fn drm_driver_name(card: BorrowedFd<'_>) -> Result<String, Errno> {
     Ok(String::from_utf8_lossy(&name[..len]).into_owned())
 }
 
+/// The binder protocol version of an open binder device (`BINDER_VERSION`).
+pub fn binder_protocol_version(binder: BorrowedFd<'_>) -> Result<i32, Errno> {
+    let mut version = BinderVersion::default();
+    // SAFETY: `version` outlives the call and has the uapi layout.
+    unsafe { binder_ioctl_version(binder.as_raw_fd(), &mut version) }?;
+    Ok(version.protocol_version)
+}
+
 /// A GEM handle created by importing a dma-buf into a DRM device; closed on drop.
 pub struct GemHandle<'a> {
     card: BorrowedFd<'a>,
@@ -233,28 +250,41 @@ impl Drop for GemHandle<'_> {
 pub struct Mapping {
     addr: NonNull<std::ffi::c_void>,
     len: NonZeroUsize,
+    writable: bool,
 }
 
 impl Mapping {
     /// `mmap(PROT_READ | PROT_WRITE, MAP_SHARED)` of `len` bytes at offset 0.
     pub fn shared(fd: impl AsFd, len: usize) -> Result<Self, Errno> {
+        Self::new(
+            fd,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )
+    }
+
+    /// `mmap(PROT_READ, MAP_PRIVATE)` of `len` bytes at offset 0 (what binder clients map).
+    pub fn read_only_private(fd: impl AsFd, len: usize) -> Result<Self, Errno> {
+        Self::new(fd, len, ProtFlags::PROT_READ, MapFlags::MAP_PRIVATE)
+    }
+
+    fn new(fd: impl AsFd, len: usize, prot: ProtFlags, flags: MapFlags) -> Result<Self, Errno> {
         let len = NonZeroUsize::new(len).ok_or(Errno::EINVAL)?;
         // SAFETY: a fresh mapping chosen by the kernel (no address hint) aliases no Rust object.
-        let addr = unsafe {
-            mmap(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                fd,
-                0,
-            )
-        }?;
-        Ok(Self { addr, len })
+        let addr = unsafe { mmap(None, len, prot, flags, fd, 0) }?;
+        Ok(Self {
+            addr,
+            len,
+            writable: prot.contains(ProtFlags::PROT_WRITE),
+        })
     }
 
     /// Copies `data` into the mapping at `offset`.
     pub fn write(&self, offset: usize, data: &[u8]) -> Result<(), Errno> {
+        if !self.writable {
+            return Err(Errno::EACCES);
+        }
         self.check(offset, data.len())?;
         // SAFETY: `check` keeps the range inside the mapping, which is writable and stays mapped
         // while `self` lives; the source is a distinct Rust slice.
