@@ -70,8 +70,18 @@ pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
     Ok(Allocator::with_heaps(profile, heaps, limits))
 }
 
-/// The service for `choice`, its heaps logged.
+/// The service for `choice` with the default per-client quota, its heaps logged.
 pub fn gralloc(choice: &MemoryChoice) -> Result<Arc<Gralloc>, String> {
+    gralloc_with_quota(choice, None)
+}
+
+/// The service for `choice`, its heaps logged. `quota_bytes` replaces the default per-client
+/// cap ([`Quota::for_request_limit`]) for its one-second window; benchmarks raise it so a tight
+/// allocation loop is not refused with `NO_RESOURCES`.
+pub fn gralloc_with_quota(
+    choice: &MemoryChoice,
+    quota_bytes: Option<u64>,
+) -> Result<Arc<Gralloc>, String> {
     let memory = allocator(choice)?;
     for line in memory.describe() {
         log::info!("heap {line}");
@@ -79,7 +89,15 @@ pub fn gralloc(choice: &MemoryChoice) -> Result<Arc<Gralloc>, String> {
     for missing in memory.unavailable() {
         log::warn!("heap role {} unavailable: {}", missing.role, missing.reason);
     }
-    let quota = Quota::for_request_limit(memory.limits().max_batch_bytes);
+    let mut quota = Quota::for_request_limit(memory.limits().max_batch_bytes);
+    if let Some(cap_bytes) = quota_bytes {
+        quota.cap_bytes = cap_bytes;
+    }
+    log::info!(
+        "quota: {} bytes per client per {} ms",
+        quota.cap_bytes,
+        quota.window.as_millis()
+    );
     Ok(Arc::new(Gralloc::new(memory, quota)))
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 const USAGE: &str =
     "usage: allocator-service (--socket PATH | --binder DEVICE) [--profile NAME|FILE]
                          [--backend dmaheap|udmabuf|memfd|auto] [--stand-in]
+                         [--quota-bytes N]
   --socket PATH   serve IAllocator as the root object of an RPC binder server on PATH
                   (SIGTERM/SIGINT stop it and remove PATH)
   --binder DEVICE register android.hardware.graphics.allocator.IAllocator/default with the
@@ -23,6 +24,8 @@ const USAGE: &str =
                   else udmabuf, else memfd)
   --stand-in      with udmabuf or memfd: serve every heap role of the profile (contiguous,
                   uncached, protected) with that backend; handles say which backend made them
+  --quota-bytes N bytes one client (uid) may be handed per one-second window (default: twice
+                  the per-request limit); benchmarks raise it so a tight loop is not refused
   env CENTRAL_GRALLOC_LOG=error|warn|info|debug|off (default info)";
 
 /// Binder threads, as the reference allocator services use.
@@ -33,10 +36,18 @@ enum Endpoint {
     Binder(String),
 }
 
-fn parse(args: &[String]) -> Result<(Endpoint, MemoryChoice), String> {
+/// What the command line asks for.
+struct Options {
+    endpoint: Endpoint,
+    choice: MemoryChoice,
+    quota_bytes: Option<u64>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
     let mut socket = None;
     let mut device = None;
     let mut choice = MemoryChoice::default();
+    let mut quota_bytes = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -50,6 +61,14 @@ fn parse(args: &[String]) -> Result<(Endpoint, MemoryChoice), String> {
             "--profile" => choice.profile = value()?,
             "--backend" => choice.backend = value()?,
             "--stand-in" => choice.stand_in = true,
+            "--quota-bytes" => {
+                let text = value()?;
+                let bytes =
+                    text.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("--quota-bytes: `{text}` is not a positive integer")
+                    })?;
+                quota_bytes = Some(bytes);
+            }
             _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
         }
     }
@@ -62,7 +81,11 @@ fn parse(args: &[String]) -> Result<(Endpoint, MemoryChoice), String> {
             ))
         }
     };
-    Ok((endpoint, choice))
+    Ok(Options {
+        endpoint,
+        choice,
+        quota_bytes,
+    })
 }
 
 fn serve_binder(device: &str, gralloc: Arc<Gralloc>) -> Result<(), String> {
@@ -87,9 +110,9 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let result = parse(&args).and_then(|(endpoint, choice)| {
-        let gralloc = host::gralloc(&choice)?;
-        match endpoint {
+    let result = parse(&args).and_then(|options| {
+        let gralloc = host::gralloc_with_quota(&options.choice, options.quota_bytes)?;
+        match options.endpoint {
             Endpoint::Socket(path) => host::serve_until_signal(&path, gralloc),
             Endpoint::Binder(device) => serve_binder(&device, gralloc),
         }
