@@ -31,6 +31,21 @@ fn run(name: &str) {
     }
 }
 
+/// Not a check of its own: the second process of `fds_are_shared_memory`, which re-runs this
+/// binary as `conformance_peer --exact --ignored` with the buffer's fd as stdin. Run any other
+/// way it has nothing to do.
+#[test]
+#[ignore = "the peer process of fds_are_shared_memory, started by that case"]
+fn conformance_peer() {
+    assert_eq!(
+        central_gralloc_service::conformance::PEER_TEST,
+        "conformance_peer"
+    );
+    if let Some(Err(reason)) = central_gralloc_service::conformance::peer_from_env() {
+        panic!("{reason}");
+    }
+}
+
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         $(#[test] fn $name() { run(stringify!($name)); })*

@@ -13,6 +13,16 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: conformance (--socket PATH | --binder [DEVICE])";
 
 fn main() -> ExitCode {
+    // Started by `fds_are_shared_memory` as its second process: do that and nothing else.
+    if let Some(outcome) = conformance::peer_from_env() {
+        return match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(reason) => {
+                eprintln!("conformance peer: {reason}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut connection = None;
     let allocator: Result<Strong<dyn IAllocator>, String> = match args
