@@ -10,10 +10,16 @@
 //! - ratio1 = median(allocate2) / (median(null) + median(backend)); target ≤ 1.5
 //! - ratio2 = p99(allocate2) / median(allocate2); target ≤ 3
 //!
-//! `cargo bench -p central-gralloc-service --bench rpc` (about a minute). Every iteration drops
-//! what it got (the client's fds, the in-process buffer), so nothing accumulates. The service
-//! runs with `--quota-bytes` raised: its default per-client quota refuses a loop this tight
-//! with `NO_RESOURCES`, which is the quota working, not a cost to measure.
+//! `cargo bench -p central-gralloc-service --bench rpc` (under half a minute). Every iteration
+//! drops what it got (the client's fds, the in-process buffer), so nothing accumulates. The
+//! service runs with `--quota-bytes` raised: its default per-client quota refuses a loop this
+//! tight with `NO_RESOURCES`, which is the quota working, not a cost to measure.
+//!
+//! Criterion's `allocate2` figure is higher than the interleaved median: its loop calls back to
+//! back, so a call can also wait for the service to finish the previous one (dropping its reply,
+//! closing its copies of the fds). The targets are about the interleaved samples. The tail
+//! depends on how busy the machine is: the summary prints the null call's own p99/median and
+//! the load average beside ratio2 so a reader can tell the machine's tail from the service's.
 
 use binder::Strong;
 use central_gralloc::descriptor::Descriptor;
@@ -156,6 +162,9 @@ fn interleaved_summary(subject: &Subject, rounds: usize) {
     let median = |v: &[u64]| quantile(v, 0.5);
     let p99 = |v: &[u64]| quantile(v, 0.99);
     println!();
+    if rounds < ROUNDS {
+        println!("smoke run (not `cargo bench`): too few samples to judge the targets");
+    }
     println!(
         "rpc summary: {rounds} interleaved rounds, 1920x1080 RGBA_8888 GPU_TEXTURE|COMPOSER_OVERLAY, \
          profile {PROFILE}, memfd backend"
