@@ -316,6 +316,17 @@ impl Allocator {
     /// buffers `0..k` are closed before the error returns.
     pub fn allocate(&self, descriptor: &Descriptor, count: u32) -> Result<Allocation, MemError> {
         let placement = self.solve(descriptor)?;
+        self.allocate_placed(descriptor, placement, count)
+    }
+
+    /// [`Allocator::allocate`] for a placement this allocator's [`Allocator::solve`] already made
+    /// for `descriptor`, so a caller that checks the placement first does not solve twice.
+    pub fn allocate_placed(
+        &self,
+        descriptor: &Descriptor,
+        placement: Placement,
+        count: u32,
+    ) -> Result<Allocation, MemError> {
         let size = placement.size();
         let metadata_size =
             metadata::region_size(placement.reserved_size).ok_or(MemError::TooLarge {

@@ -124,7 +124,7 @@ impl Gralloc {
         // the caller's quota, then the memory.
         let bytes = self.memory.limits().check(count, placement.size())?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
-        let allocation = self.memory.allocate(&descriptor, count)?;
+        let allocation = self.memory.allocate_placed(&descriptor, placement, count)?;
         let stride = wire_stride(&allocation.placement)?;
         self.quotas.hold(charge);
         self.counters
