@@ -9,6 +9,7 @@ use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
 
 /// Whether a sync call did cache maintenance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +111,25 @@ impl Mapping {
                 size: self.len as u64,
             }),
         }
+    }
+
+    /// The 64-bit word at `offset` as an atomic shared with every process that maps the same
+    /// memory (the metadata region's cache-domain state word). `offset` must be 8-byte aligned;
+    /// an unaligned or out-of-bounds word is refused as out of range.
+    pub fn atomic_u64(&self, offset: usize) -> Result<&AtomicU64, MemError> {
+        self.check(offset, 8)?;
+        if offset % 8 != 0 {
+            return Err(MemError::OutOfRange {
+                offset: offset as u64,
+                len: 8,
+                size: self.len as u64,
+            });
+        }
+        // SAFETY: the mapping starts page-aligned and `offset` is a multiple of 8 inside it
+        // (checked), so the pointer is valid and aligned for AtomicU64, which has u64's layout.
+        // The reference borrows `self`, so it cannot outlive the mapping; other processes touch
+        // the word only through atomic operations too, which is what makes sharing it sound.
+        Ok(unsafe { &*self.as_ptr().add(offset).cast::<AtomicU64>() })
     }
 
     /// Copies `out.len()` bytes at `offset` out of the buffer.
