@@ -1,5 +1,6 @@
-//! `allocator-service`: the host main. Serves IAllocator as the root object of an RPC binder
-//! server on a Unix socket until SIGTERM/SIGINT, or registers it on kernel binder.
+//! `allocator-service`: the host main. Without an endpoint it is the Android service as init
+//! starts it from the `.rc` (kernel binder, profile file, dma-heaps); it also serves IAllocator
+//! as the root object of an RPC binder server on a Unix socket, or on a chosen binder device.
 
 use binder::{BinderFeatures, ProcessState};
 use central_gralloc_service::adapter::AllocatorService;
@@ -12,16 +13,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 const USAGE: &str =
-    "usage: allocator-service (--socket PATH | --binder DEVICE) [--profile NAME|FILE]
+    "usage: allocator-service [--socket PATH | --binder DEVICE] [--profile NAME|FILE]
                          [--backend dmaheap|udmabuf|memfd|auto] [--stand-in]
                          [--quota-bytes N]
+  (no endpoint)   the Android service, started as init starts it from the .rc (no arguments):
+                  registers android.hardware.graphics.allocator.IAllocator/default with the
+                  service manager on /dev/binder; profile from $CENTRAL_GRALLOC_PROFILE (the
+                  host's stand-in for ro.vendor.gralloc.central.profile) if set and not empty,
+                  else the file /vendor/etc/gralloc/central/profile.conf; backend dmaheap;
+                  SCHED_FIFO priority 2 (needs CAP_SYS_NICE; a warning without it); 4 binder
+                  threads. --profile and --backend override these defaults
   --socket PATH   serve IAllocator as the root object of an RPC binder server on PATH
                   (SIGTERM/SIGINT stop it and remove PATH)
   --binder DEVICE register android.hardware.graphics.allocator.IAllocator/default with the
                   service manager on kernel binder DEVICE (e.g. /dev/binderfs/binder)
-  --profile       built-in profile name or profile file (default: host)
-  --backend       memory backend (default auto: dma-heap if the profile's system heap exists,
-                  else udmabuf, else memfd)
+  --profile       built-in profile name or profile file (default with an endpoint: host)
+  --backend       memory backend (default with an endpoint: auto, i.e. dma-heap if the
+                  profile's system heap exists, else udmabuf, else memfd)
   --stand-in      with udmabuf or memfd: serve every heap role of the profile (contiguous,
                   uncached, protected) with that backend; handles say which backend made them
   --quota-bytes N bytes one client (uid) may be handed per one-second window (default: twice
@@ -31,9 +39,50 @@ const USAGE: &str =
 /// Binder threads, as the reference allocator services use.
 const BINDER_THREADS: u32 = 4;
 
+/// The kernel binder device the Android main uses (AOSP's `ProcessState` opens it implicitly).
+const ANDROID_BINDER_DEVICE: &str = "/dev/binder";
+/// Stands in for the system property `ro.vendor.gralloc.central.profile` that
+/// `android_main.rs` reads: a built-in profile name or a profile file.
+const PROFILE_ENV: &str = "CENTRAL_GRALLOC_PROFILE";
+/// The profile file a device installs when the property is unset (as in `android_main.rs`).
+const ANDROID_PROFILE_FILE: &str = "/vendor/etc/gralloc/central/profile.conf";
+/// The Android main's real-time priority (the .rc grants CAP_SYS_NICE for it).
+const FIFO_PRIORITY: i32 = 2;
+
+/// Moves this thread, and so every binder thread it starts later, to SCHED_FIFO, as
+/// `android_main.rs` does.
+fn set_realtime_priority() -> std::io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: FIFO_PRIORITY,
+    };
+    // SAFETY: sched_setscheduler reads `param` only during the call; pid 0 is this thread.
+    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 enum Endpoint {
     Socket(PathBuf),
     Binder(String),
+    /// No endpoint given: the Android main's behaviour on [`ANDROID_BINDER_DEVICE`].
+    Android,
+}
+
+/// The memory choice of the Android main: the property's profile, else the device's file, on
+/// the dma-heaps (no stand-ins: a device without its heaps must not pretend to have them).
+fn android_choice() -> MemoryChoice {
+    let profile = std::env::var(PROFILE_ENV)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| ANDROID_PROFILE_FILE.to_string());
+    MemoryChoice {
+        profile,
+        backend: "dmaheap".into(),
+        stand_in: false,
+    }
 }
 
 /// What the command line asks for.
@@ -46,7 +95,9 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut socket = None;
     let mut device = None;
-    let mut choice = MemoryChoice::default();
+    let mut profile = None;
+    let mut backend = None;
+    let mut stand_in = false;
     let mut quota_bytes = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -58,9 +109,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--socket" => socket = Some(PathBuf::from(value()?)),
             "--binder" => device = Some(value()?),
-            "--profile" => choice.profile = value()?,
-            "--backend" => choice.backend = value()?,
-            "--stand-in" => choice.stand_in = true,
+            "--profile" => profile = Some(value()?),
+            "--backend" => backend = Some(value()?),
+            "--stand-in" => stand_in = true,
             "--quota-bytes" => {
                 let text = value()?;
                 let bytes =
@@ -72,15 +123,23 @@ fn parse(args: &[String]) -> Result<Options, String> {
             _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
         }
     }
-    let endpoint = match (socket, device) {
-        (Some(path), None) => Endpoint::Socket(path),
-        (None, Some(device)) => Endpoint::Binder(device),
-        _ => {
+    let (endpoint, mut choice) = match (socket, device) {
+        (Some(path), None) => (Endpoint::Socket(path), MemoryChoice::default()),
+        (None, Some(device)) => (Endpoint::Binder(device), MemoryChoice::default()),
+        (None, None) => (Endpoint::Android, android_choice()),
+        (Some(_), Some(_)) => {
             return Err(format!(
-                "give exactly one of --socket and --binder\n{USAGE}"
+                "give at most one of --socket and --binder\n{USAGE}"
             ))
         }
     };
+    if let Some(profile) = profile {
+        choice.profile = profile;
+    }
+    if let Some(backend) = backend {
+        choice.backend = backend;
+    }
+    choice.stand_in = stand_in;
     Ok(Options {
         endpoint,
         choice,
@@ -111,10 +170,22 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = parse(&args).and_then(|options| {
+        log::info!(
+            "profile `{}`, backend {}",
+            options.choice.profile,
+            options.choice.backend
+        );
         let gralloc = host::gralloc_with_quota(&options.choice, options.quota_bytes)?;
         match options.endpoint {
             Endpoint::Socket(path) => host::serve_until_signal(&path, gralloc),
             Endpoint::Binder(device) => serve_binder(&device, gralloc),
+            Endpoint::Android => {
+                if let Err(e) = set_realtime_priority() {
+                    // As in android_main.rs: not fatal, only ordinary scheduling latency.
+                    log::warn!("cannot set SCHED_FIFO priority {FIFO_PRIORITY}: {e}");
+                }
+                serve_binder(ANDROID_BINDER_DEVICE, gralloc)
+            }
         }
     });
     match result {
