@@ -43,37 +43,36 @@ const BUFFER_NAME: &str = "bringup";
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (name, result) = match args.as_slice() {
-        ["hub", seconds] => ("", seconds_arg(seconds).and_then(wait_for_hub)),
+    // Test modes print a protocol line under their name; helper modes only set the exit status.
+    let (test, result) = match args.as_slice() {
+        ["hub", seconds] => (None, seconds_arg(seconds).and_then(wait_for_hub)),
         ["registered", seconds] => (
-            "bringup.service_registered",
+            Some("bringup.service_registered".to_string()),
             seconds_arg(seconds).and_then(registered),
         ),
-        ["dma-heap", heap] => {
-            let name = format!("bringup.buffers_from_dma_heap_{heap}");
-            return report(&name, buffers_from_heap(heap));
-        }
-        ["dump", profile] => ("bringup.dump", dump_names_profile(profile)),
+        ["dma-heap", heap] => (
+            Some(format!("bringup.buffers_from_dma_heap_{heap}")),
+            buffers_from_heap(heap),
+        ),
+        ["dump", profile] => (Some("bringup.dump".into()), dump_names_profile(profile)),
         ["restart", pidfile, seconds] => (
-            "bringup.restart_recovers",
+            Some("bringup.restart_recovers".into()),
             seconds_arg(seconds).and_then(|limit| restart_recovers(pidfile, limit)),
         ),
-        ["rc-option", rc, service, keyword] => ("", rc_option(rc, service, keyword)),
+        ["rc-option", rc, service, keyword] => (None, rc_option(rc, service, keyword)),
         _ => {
             eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | rc-option RC SERVICE KEYWORD");
             return ExitCode::from(2);
         }
     };
-    if name.is_empty() {
-        return match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("bringup: {e}");
-                ExitCode::FAILURE
-            }
-        };
+    match (test, result) {
+        (Some(name), result) => report(&name, result),
+        (None, Ok(())) => ExitCode::SUCCESS,
+        (None, Err(e)) => {
+            eprintln!("bringup: {e}");
+            ExitCode::FAILURE
+        }
     }
-    report(name, result)
 }
 
 /// Prints the protocol line for `name`; exit 1 on failure.
