@@ -125,11 +125,12 @@ impl Mapping {
                 size: self.len as u64,
             });
         }
-        // SAFETY: the mapping starts page-aligned and `offset` is a multiple of 8 inside it
-        // (checked), so the pointer is valid and aligned for AtomicU64, which has u64's layout.
-        // The reference borrows `self`, so it cannot outlive the mapping; other processes touch
-        // the word only through atomic operations too, which is what makes sharing it sound.
-        Ok(unsafe { &*self.as_ptr().add(offset).cast::<AtomicU64>() })
+        // Other processes touch the word only through atomic operations too, which is what makes
+        // sharing it sound; the returned reference borrows `self`, so it cannot outlive the map.
+        let word = self.as_ptr().wrapping_add(offset).cast::<AtomicU64>();
+        // SAFETY: `offset` is a multiple of 8 inside the page-aligned mapping (checked above), so
+        // `word` is valid and aligned for AtomicU64, which has the layout of u64.
+        Ok(unsafe { &*word })
     }
 
     /// Copies `out.len()` bytes at `offset` out of the buffer.

@@ -20,24 +20,6 @@ const PROFILE_PROPERTY: &str = "ro.vendor.gralloc.central.profile";
 const DEFAULT_PROFILE: &str = "/vendor/etc/gralloc/central/profile.conf";
 /// Binder threads, as the reference allocator services use.
 const BINDER_THREADS: u32 = 4;
-/// Real-time priority of the service threads: allocation sits on the display and camera paths,
-/// so reference allocators run SCHED_FIFO at priority 2 (the .rc grants CAP_SYS_NICE for it).
-const FIFO_PRIORITY: i32 = 2;
-
-/// Moves this thread, and so every binder thread it starts later, to SCHED_FIFO.
-fn set_realtime_priority() -> std::io::Result<()> {
-    let param = libc::sched_param {
-        sched_priority: FIFO_PRIORITY,
-    };
-    // SAFETY: sched_setscheduler reads `param` only during the call; pid 0 is this thread.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 fn main() {
     android_logger::init_once(
         android_logger::Config::default()
@@ -74,9 +56,12 @@ fn run() -> Result<()> {
     let quota = Quota::for_request_limit(memory.limits().max_batch_bytes);
     let gralloc = Arc::new(Gralloc::new(memory, quota));
 
-    if let Err(e) = set_realtime_priority() {
+    if let Err(e) = central_gralloc_service::realtime::set_fifo_priority() {
         // Not fatal: the allocator still works, only with ordinary scheduling latency.
-        warn!("cannot set SCHED_FIFO priority {FIFO_PRIORITY}: {e}");
+        warn!(
+            "cannot set SCHED_FIFO priority {}: {e}",
+            central_gralloc_service::realtime::FIFO_PRIORITY
+        );
     }
     ProcessState::set_thread_pool_max_thread_count(BINDER_THREADS);
     ProcessState::start_thread_pool();

@@ -30,6 +30,7 @@ pub mod gralloc;
 #[cfg(host_binder)]
 pub mod host;
 pub mod quota;
+pub mod realtime;
 #[cfg(host_binder)]
 pub mod rpc;
 pub mod status;

@@ -46,24 +46,6 @@ const ANDROID_BINDER_DEVICE: &str = "/dev/binder";
 const PROFILE_ENV: &str = "CENTRAL_GRALLOC_PROFILE";
 /// The profile file a device installs when the property is unset (as in `android_main.rs`).
 const ANDROID_PROFILE_FILE: &str = "/vendor/etc/gralloc/central/profile.conf";
-/// The Android main's real-time priority (the .rc grants CAP_SYS_NICE for it).
-const FIFO_PRIORITY: i32 = 2;
-
-/// Moves this thread, and so every binder thread it starts later, to SCHED_FIFO, as
-/// `android_main.rs` does.
-fn set_realtime_priority() -> std::io::Result<()> {
-    let param = libc::sched_param {
-        sched_priority: FIFO_PRIORITY,
-    };
-    // SAFETY: sched_setscheduler reads `param` only during the call; pid 0 is this thread.
-    let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 enum Endpoint {
     Socket(PathBuf),
     Binder(String),
@@ -180,9 +162,12 @@ fn main() -> ExitCode {
             Endpoint::Socket(path) => host::serve_until_signal(&path, gralloc),
             Endpoint::Binder(device) => serve_binder(&device, gralloc),
             Endpoint::Android => {
-                if let Err(e) = set_realtime_priority() {
+                if let Err(e) = central_gralloc_service::realtime::set_fifo_priority() {
                     // As in android_main.rs: not fatal, only ordinary scheduling latency.
-                    log::warn!("cannot set SCHED_FIFO priority {FIFO_PRIORITY}: {e}");
+                    log::warn!(
+                        "cannot set SCHED_FIFO priority {}: {e}",
+                        central_gralloc_service::realtime::FIFO_PRIORITY
+                    );
                 }
                 serve_binder(ANDROID_BINDER_DEVICE, gralloc)
             }
