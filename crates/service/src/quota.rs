@@ -82,9 +82,13 @@ impl QuotaTable {
         let now = Instant::now();
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let window = self.quota.window;
+        // A client is forgotten only when nothing of it is outstanding: neither held charges
+        // nor charges of requests still allocating (those are in the ledger, not in `held`).
+        // Forgetting a client with a request in flight would give its next request a fresh,
+        // empty ledger, and concurrent requests would each get the whole cap.
         clients.retain(|_, client| {
             client.expire(now, window);
-            !client.held.is_empty()
+            client.ledger.used() > 0
         });
         let client = clients.entry(uid).or_insert_with(|| Client {
             ledger: Ledger::new(self.quota.cap_bytes),
@@ -143,6 +147,27 @@ mod tests {
         // A charge dropped without hold (the allocation failed) is refunded.
         drop(table.charge(7, 40).unwrap());
         table.hold(table.charge(7, 40).unwrap());
+    }
+
+    #[test]
+    fn requests_in_flight_count_against_the_cap() {
+        // Two concurrent requests of one client: the first is charged and still allocating
+        // (not held yet) when the second asks. The second must see the first's bytes.
+        let table = QuotaTable::new(Quota {
+            cap_bytes: 100,
+            window: Duration::from_secs(3600),
+        });
+        let in_flight = table.charge(7, 60).unwrap();
+        let second = table.charge(7, 60);
+        assert_eq!(
+            second.map(|_| ()).unwrap_err().code(),
+            ErrorCode::NoResources,
+            "a second request in flight got a fresh ledger"
+        );
+        // Once held, the first still counts.
+        table.hold(in_flight);
+        assert!(table.charge(7, 60).is_err());
+        assert!(table.charge(7, 40).is_ok());
     }
 
     #[test]
