@@ -57,7 +57,7 @@ pub enum LayoutError {
     Overflow(&'static str),
     /// The format has no concrete planes (flexible formats must be resolved first).
     Unresolved(PixelFormat),
-    /// The stride does not fit the 32-bit `stride` field.
+    /// The stride does not fit the `int` of `AllocationResult.stride` (and of the handle).
     StrideTooLarge(u64),
 }
 
@@ -66,7 +66,7 @@ impl fmt::Display for LayoutError {
         match self {
             LayoutError::Overflow(what) => write!(f, "{what} overflows 64 bits"),
             LayoutError::Unresolved(format) => write!(f, "format {format} has no concrete layout"),
-            LayoutError::StrideTooLarge(s) => write!(f, "stride of {s} does not fit 32 bits"),
+            LayoutError::StrideTooLarge(s) => write!(f, "stride of {s} does not fit a 32-bit int"),
         }
     }
 }
@@ -186,7 +186,11 @@ pub fn compute(
         StrideUnit::Bytes => stride0,
         StrideUnit::Pixels => stride0 / (bits0 / 8).max(1),
     };
-    let stride = u32::try_from(stride).map_err(|_| LayoutError::StrideTooLarge(stride))?;
+    // The wire field is a signed `int`: a stride above i32::MAX would arrive negative.
+    let stride = i32::try_from(stride)
+        .ok()
+        .and_then(|s| u32::try_from(s).ok())
+        .ok_or(LayoutError::StrideTooLarge(stride))?;
 
     Ok(Layout {
         planes,

@@ -212,3 +212,17 @@ fn every_format_odd_sizes_fit() {
         }
     }
 }
+
+#[test]
+fn stride_beyond_i32_is_refused() {
+    // AllocationResult.stride and the handle's stride are `int`: a Y8 row of 2^31 - 2 pixels pads
+    // to 2^31, one past i32::MAX, and must be an error rather than a negative wire stride.
+    let y8 = PixelFormat::Y8.info().unwrap();
+    let r = compute(y8, i32::MAX as u32 - 1, 1, 1, &Constraints::NONE);
+    assert_eq!(r, Err(LayoutError::StrideTooLarge(1 << 31)));
+    let blob = PixelFormat::BLOB.info().unwrap();
+    assert_eq!(
+        compute(blob, i32::MAX as u32, 1, 1, &Constraints::NONE).map(|l| l.stride),
+        Ok(i32::MAX as u32)
+    );
+}
