@@ -8,6 +8,24 @@ use std::time::SystemTime;
 /// Failures kept; older ones are dropped (the counters still count them).
 pub const RING_LEN: usize = 16;
 
+/// Longest reason kept or logged, in bytes. A reason can quote the client (an unknown option's
+/// name is whatever string the client sent, up to the transport's frame size), and the ring
+/// lives as long as the service.
+pub const REASON_MAX: usize = 256;
+
+/// `text` cut to at most [`REASON_MAX`] bytes (on a character boundary), marked when cut.
+pub fn bounded(mut text: String) -> String {
+    if text.len() > REASON_MAX {
+        let mut end = REASON_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("... (cut)");
+    }
+    text
+}
+
 /// One failed request.
 #[derive(Clone, Debug)]
 pub struct Failure {
@@ -86,6 +104,14 @@ mod tests {
             code: ErrorCode::NoResources,
             reason: "test".into(),
         }
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_a_character_boundary() {
+        assert_eq!(bounded("short".into()), "short");
+        let cut = bounded("é".repeat(REASON_MAX));
+        assert!(cut.len() <= REASON_MAX + "... (cut)".len());
+        assert!(cut.ends_with("... (cut)"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! write the dump. The binder adapter only converts types.
 
 use crate::error::ServiceError;
-use crate::failures::{Failure, FailureRing};
+use crate::failures::{bounded, Failure, FailureRing};
 use crate::quota::{Quota, QuotaTable};
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
@@ -188,7 +188,7 @@ impl Gralloc {
             method,
             request: request.to_string(),
             code,
-            reason: e.to_string(),
+            reason: bounded(e.to_string()),
         };
         // A poisoned lock only means another thread panicked mid-push; the ring is still sound.
         let mut ring = self.failures.lock().unwrap_or_else(|p| p.into_inner());

@@ -15,15 +15,21 @@
 //!   per-client quota) is `NO_RESOURCES`.
 //! - The detail (which device, which limit) never crosses the wire: the status carries no
 //!   message, so it reads the same under AOSP libbinder_rs and rsbinder. It is logged here and
-//!   kept in the service's ring of recent failures for `dumpsys`.
+//!   kept in the service's ring of recent failures for `dumpsys`, both cut to
+//!   [`crate::failures::REASON_MAX`] bytes (a reason may quote client-chosen text).
 //! - `isSupported` and `getIMapperLibrarySuffix` never fail, so they never come here.
 
 use crate::error::ServiceError;
+use crate::failures::bounded;
 use binder::Status;
 
 /// The binder status for `error`; logs the detail.
 pub fn into_status(error: ServiceError) -> Status {
     let code = error.code();
-    log::warn!("request failed: {} ({error})", code.name());
+    log::warn!(
+        "request failed: {} ({})",
+        code.name(),
+        bounded(error.to_string())
+    );
     Status::new_service_specific_error(code.value(), None)
 }

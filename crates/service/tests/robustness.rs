@@ -146,3 +146,42 @@ fn dump_reports_profile_counters_limits_and_failures() {
         assert!(text.contains(needle), "dump lacks `{needle}`:\n{text}");
     }
 }
+
+#[test]
+fn hostile_option_names_are_not_kept_in_the_failure_ring() {
+    use central_gralloc_service::aidl::ExtendableType;
+    let mut service = ServiceProcess::start("options", &[]);
+    {
+        let connection = service.connect();
+        // Sixteen failures (the ring's length), each naming a 256 KiB unknown option among a
+        // thousand small ones: the service may refuse them, but must not keep 4 MiB of
+        // client-chosen text for `dumpsys`.
+        for n in 0..16 {
+            let mut d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
+            for i in 0..1000 {
+                d.additionalOptions.push(ExtendableType {
+                    name: "android.hardware.graphics.common.Dataspace".into(),
+                    value: i,
+                });
+            }
+            d.additionalOptions.push(ExtendableType {
+                name: format!("{n}{}", "x".repeat(256 << 10)),
+                value: 1,
+            });
+            let status = connection.allocator.allocate2(&d, 1).unwrap_err();
+            assert_eq!(status.service_specific_error(), 2, "UNSUPPORTED");
+            assert!(!connection.allocator.isSupported(&d).expect("isSupported"));
+        }
+        let (_session, debug) = connection.debug().expect("debug interface");
+        let text = debug.dumpText(&[]).expect("dumpText");
+        assert!(
+            text.len() < 64 << 10,
+            "the dump holds {} bytes of failures",
+            text.len()
+        );
+        assert!(text.contains("unknown option"), "{text}");
+    }
+    assert!(service.alive());
+    answers_correctly(&service);
+    assert!(service.terminate());
+}
