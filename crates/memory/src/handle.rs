@@ -35,7 +35,7 @@ use crate::heap::BufferKind;
 use crate::metadata;
 use crate::sys::{fd_kind, FdKind};
 use central_gralloc::descriptor::MAX_RESERVED_SIZE;
-use central_gralloc::format::PixelFormat;
+use central_gralloc::format::{FormatKind, PixelFormat, StrideUnit};
 use central_gralloc::layout::{PlaneLayout, MAX_PLANES, PAGE_SIZE};
 use central_gralloc::profile::HeapRole;
 use central_gralloc::solver::CachePolicy;
@@ -422,6 +422,49 @@ impl BufferInfo {
                     ))
                 }
             }
+        }
+        // The planes fit the layer; now the buffer's own geometry must fit the planes, or a mapper
+        // trusting width, height or stride would hand out rows beyond the mapping.
+        let blob = format_info.kind == FormatKind::Blob;
+        if blob && height != 1 {
+            return Err(bad(
+                "height",
+                u64::from(height),
+                "BLOB buffers have height 1",
+            ));
+        }
+        for (p, f) in planes.iter().zip(format_info.planes) {
+            let samples = u64::from(width).div_ceil(u64::from(f.hsub.max(1)));
+            if p.width != samples {
+                return Err(bad("plane width", p.width, "differs from the buffer width"));
+            }
+            if p.height < u64::from(height).div_ceil(u64::from(f.vsub.max(1))) {
+                return Err(bad("plane height", p.height, "fewer rows than the buffer"));
+            }
+            let row = p.width.checked_mul(u64::from(f.bits_per_pixel));
+            if row.is_none_or(|bits| bits.div_ceil(8) > p.stride) {
+                return Err(bad(
+                    "plane stride",
+                    p.stride,
+                    "shorter than a row of samples",
+                ));
+            }
+        }
+        let (p0, bits0) = (planes[0], u64::from(format_info.planes[0].bits_per_pixel));
+        let expected = match format_info.stride_unit {
+            _ if blob => Some(u64::from(width)),
+            StrideUnit::Bytes => Some(p0.stride),
+            StrideUnit::Pixels => {
+                let bytes = (bits0 / 8).max(1);
+                (p0.stride % bytes == 0).then_some(p0.stride / bytes)
+            }
+        };
+        if expected != Some(u64::from(stride)) {
+            return Err(bad(
+                "stride",
+                u64::from(stride),
+                "differs from plane 0's pitch",
+            ));
         }
         Ok(BufferInfo {
             id,

@@ -227,3 +227,35 @@ proptest! {
         }
     }
 }
+
+/// Ints whose planes fit the allocation but whose width, height or stride say more than the
+/// planes hold: a mapper trusting them would let a client read or write rows past the mapping.
+#[test]
+fn geometry_beyond_the_planes_is_refused() {
+    let a = allocator();
+    for b in cases(&a) {
+        let good = b.info().to_ints();
+        let info = *b.info();
+        let forge = |i: usize, v: i32| {
+            let mut ints = good.clone();
+            ints[i] = v;
+            BufferInfo::from_ints(&ints)
+        };
+        let name = info.format;
+        // Width beyond plane 0's samples, and so beyond its pitch.
+        assert!(
+            forge(6, (info.planes[0].stride * 8 + 8) as i32).is_err(),
+            "{name} width"
+        );
+        // Height beyond plane 0's rows.
+        assert!(
+            forge(7, info.planes[0].height as i32 + 1).is_err(),
+            "{name} height"
+        );
+        // A reported stride beyond plane 0's pitch.
+        assert!(forge(13, info.stride as i32 + 64).is_err(), "{name} stride");
+        // A plane whose samples do not fit its pitch.
+        let wide = (info.planes[0].stride * 8 + 8) as i32;
+        assert!(forge(27 + 6, wide).is_err(), "{name} plane width");
+    }
+}
