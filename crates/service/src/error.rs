@@ -18,6 +18,9 @@ pub enum ServiceError {
     Memory(MemError),
     /// The stride does not fit the `int` of `AllocationResult.stride`.
     StrideOverflow(u64),
+    /// Even one buffer is over a fixed bound of this service (the per-request byte limit, the
+    /// heap's largest buffer, the per-client quota cap): no request for it can ever succeed.
+    NeverFits(MemError),
     /// `allocate` (V1): its IMapper 4 encoded descriptor is not accepted.
     Deprecated,
 }
@@ -31,7 +34,7 @@ impl ServiceError {
             }
             ServiceError::Solve(e) => e.code(),
             ServiceError::Memory(e) => e.code(),
-            ServiceError::Deprecated => ErrorCode::Unsupported,
+            ServiceError::Deprecated | ServiceError::NeverFits(_) => ErrorCode::Unsupported,
         }
     }
 }
@@ -44,6 +47,12 @@ impl fmt::Display for ServiceError {
             ServiceError::Memory(e) => write!(f, "{e}"),
             ServiceError::StrideOverflow(s) => {
                 write!(f, "stride {s} does not fit AllocationResult.stride")
+            }
+            ServiceError::NeverFits(e) => {
+                write!(
+                    f,
+                    "{e}, for a single buffer: it can never be allocated here"
+                )
             }
             ServiceError::Deprecated => {
                 write!(

@@ -7,12 +7,14 @@
 use crate::error::ServiceError;
 use crate::failures::{bounded, Failure, FailureRing};
 use crate::quota::{Quota, QuotaTable};
+use central_gralloc::descriptor::MAX_RESERVED_SIZE;
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
 use central_gralloc::solver::Placement;
 use central_gralloc::usage::Usage;
-use central_gralloc_memory::Allocator;
+use central_gralloc_memory::metadata::region_size;
+use central_gralloc_memory::{Allocator, MemError};
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,7 +121,7 @@ impl Gralloc {
             .ok()
             .filter(|&n| n > 0)
             .ok_or(ServiceError::InvalidCount(count))?;
-        let (descriptor, placement) = self.plan(info)?;
+        let (descriptor, placement, _buffer_bytes) = self.plan(info)?;
         // The request limits first (a huge count is refused before any quota is touched), then
         // the caller's quota, then the memory.
         let bytes = self.memory.limits().check(count, placement.size())?;
@@ -144,13 +146,54 @@ impl Gralloc {
         Ok(Allocated { stride, buffers })
     }
 
-    /// The validated descriptor and its placement: everything `allocate` checks except
-    /// resources.
-    fn plan(&self, info: &DescriptorInfo) -> Result<(Descriptor, Placement), ServiceError> {
+    /// The validated descriptor, its placement and what one buffer of it costs (memory and
+    /// metadata region): everything `allocate` checks except resources.
+    fn plan(&self, info: &DescriptorInfo) -> Result<(Descriptor, Placement, u64), ServiceError> {
         let descriptor = Descriptor::from_info(info)?;
         let placement = self.memory.solve(&descriptor)?;
         wire_stride(&placement)?;
-        Ok((descriptor, placement))
+        let buffer_bytes = self.fits_once(&placement)?;
+        Ok((descriptor, placement, buffer_bytes))
+    }
+
+    /// The bytes one buffer of `placement` costs, or `NeverFits` when even one is over a bound
+    /// that does not change while the service runs. Without this, `isSupported` would say true
+    /// for a buffer every `allocate2` refuses.
+    fn fits_once(&self, placement: &Placement) -> Result<u64, ServiceError> {
+        let size = placement.size();
+        let metadata = region_size(placement.reserved_size).ok_or(ServiceError::NeverFits(
+            MemError::TooLarge {
+                what: "reserved size",
+                bytes: placement.reserved_size,
+                limit: MAX_RESERVED_SIZE,
+            },
+        ))?;
+        let bytes = size.saturating_add(metadata);
+        self.memory
+            .limits()
+            .check(1, bytes)
+            .map_err(ServiceError::NeverFits)?;
+        let heap_limit = self
+            .memory
+            .heaps()
+            .find(|(role, _)| *role == placement.heap)
+            .and_then(|(_, heap)| heap.max_buffer_size());
+        if let Some(limit) = heap_limit.filter(|&limit| size > limit) {
+            return Err(ServiceError::NeverFits(MemError::TooLarge {
+                what: "buffer",
+                bytes: size,
+                limit,
+            }));
+        }
+        let cap = self.quotas.quota().cap_bytes;
+        if bytes > cap {
+            return Err(ServiceError::NeverFits(MemError::OverQuota {
+                used: 0,
+                requested: bytes,
+                cap,
+            }));
+        }
+        Ok(bytes)
     }
 
     /// `isSupported`: the same checks as `allocate` without allocating; false for anything

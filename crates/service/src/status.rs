@@ -10,9 +10,11 @@
 //!   core's and the memory layer's rules): malformed request (non-positive width, height,
 //!   layer count or **count**, a stride the wire cannot carry) is `BAD_DESCRIPTOR`; a
 //!   well-formed request this platform can never satisfy (unknown usage bits or options, a
-//!   device limit, a missing heap, the deprecated V1 `allocate`) is `UNSUPPORTED`; anything
-//!   that may succeed later (memory, fds, the per-request **count** and byte limits, the
-//!   per-client quota) is `NO_RESOURCES`.
+//!   device limit, a missing heap, a single buffer over the per-request byte limit, the heap's
+//!   largest buffer or the per-client cap, the deprecated V1 `allocate`) is `UNSUPPORTED`,
+//!   and `isSupported` is false for exactly these and the malformed ones; anything that may
+//!   succeed later (memory, fds, the per-request **count** and byte limits for several
+//!   buffers, the per-client quota) is `NO_RESOURCES`.
 //! - The detail (which device, which limit) never crosses the wire: the status carries no
 //!   message, so it reads the same under AOSP libbinder_rs and rsbinder. It is logged here and
 //!   kept in the service's ring of recent failures for `dumpsys`, both cut to

@@ -185,3 +185,37 @@ fn hostile_option_names_are_not_kept_in_the_failure_ring() {
     answers_correctly(&service);
     assert!(service.terminate());
 }
+
+#[test]
+fn a_buffer_no_request_may_hold_is_not_supported() {
+    // 65535 x 65535 RGBA_FP16 is 32 GiB: over the per-request byte limit whatever the count,
+    // so it can never be allocated, and isSupported must say so ("true means only resource
+    // exhaustion can make it fail").
+    let mut service = ServiceProcess::start("huge", &[]);
+    {
+        let connection = service.connect();
+        for (w, h) in [(65535, 65535), (32768, 32768)] {
+            let huge = descriptor(w, h, PixelFormat::RGBA_FP16, CPU);
+            assert!(
+                !connection
+                    .allocator
+                    .isSupported(&huge)
+                    .expect("isSupported"),
+                "{w}x{h} RGBA_FP16 is supported"
+            );
+            let status = connection.allocator.allocate2(&huge, 1).unwrap_err();
+            assert_eq!(status.service_specific_error(), 2, "{w}x{h}: UNSUPPORTED");
+        }
+        // Within the limit one at a time, over it together: that is NO_RESOURCES.
+        let big = descriptor(2048, 2048, PixelFormat::RGBA_FP16, CPU);
+        assert!(connection.allocator.isSupported(&big).expect("isSupported"));
+        let status = connection.allocator.allocate2(&big, 64).unwrap_err();
+        assert_eq!(
+            status.service_specific_error(),
+            1,
+            "64 x 32 MiB: NO_RESOURCES"
+        );
+    }
+    assert!(service.alive());
+    assert!(service.terminate());
+}
