@@ -64,6 +64,9 @@ pub struct FormatInfo {
     pub chroma_stride_align: u32,
     /// How the stride is reported.
     pub stride_unit: StrideUnit,
+    /// Plane-0 rows hold whole packing groups of this many pixels (RAW10 packs 4 pixels into 5
+    /// bytes, RAW12 2 into 3), so a row of any width has room for its last group; 1 otherwise.
+    pub pixels_per_group: u32,
 }
 
 /// Builds a DRM fourcc code from its four characters.
@@ -229,6 +232,7 @@ const fn entry(
         stride_align_pixels: 1,
         chroma_stride_align: 1,
         stride_unit: StrideUnit::Pixels,
+        pixels_per_group: 1,
     }
 }
 
@@ -237,8 +241,10 @@ const fn aligned_pixels(mut info: FormatInfo, pixels: u32) -> FormatInfo {
     info
 }
 
-const fn stride_in_bytes(mut info: FormatInfo) -> FormatInfo {
+/// A packed format: stride reported in bytes, rows of whole `pixels`-pixel packing groups.
+const fn packed(mut info: FormatInfo, pixels: u32) -> FormatInfo {
     info.stride_unit = StrideUnit::Bytes;
+    info.pixels_per_group = pixels;
     info
 }
 
@@ -336,20 +342,14 @@ pub static FORMATS: [FormatInfo; 31] = [
         &[plane(8, 1, R8), plane(16, 2, GR88)],
         Some(fourcc(b"NV12")),
     ),
-    stride_in_bytes(entry(
-        PixelFormat::RAW10,
-        "RAW10",
-        Raw,
-        single!(10, None),
-        None,
-    )),
-    stride_in_bytes(entry(
-        PixelFormat::RAW12,
-        "RAW12",
-        Raw,
-        single!(12, None),
-        None,
-    )),
+    packed(
+        entry(PixelFormat::RAW10, "RAW10", Raw, single!(10, None), None),
+        4,
+    ),
+    packed(
+        entry(PixelFormat::RAW12, "RAW12", Raw, single!(12, None), None),
+        2,
+    ),
     entry(
         PixelFormat::RGBA_1010102,
         "RGBA_1010102",

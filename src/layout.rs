@@ -107,8 +107,8 @@ pub fn compute(
         let pixel_rule = bytes * u64::from(info.stride_align_pixels);
         align0 = lcm(align0, pixel_rule).ok_or_else(ovf("stride alignment"))?;
     }
-    let mut row_bytes0 = width
-        .checked_mul(bits0)
+    let mut row_bytes0 = align_up(width, u64::from(info.pixels_per_group))
+        .and_then(|w| w.checked_mul(bits0))
         .ok_or_else(ovf("row bytes"))?
         .div_ceil(8);
     for p in chroma {

@@ -107,7 +107,8 @@ fn known_layouts() {
             5000,
             &[(0, 5000, 15_000_000)],
         ),
-        (PixelFormat::RAW12, 5, 1, &none, 8, &[(0, 8, 8)]),
+        // RAW12 5 pixels: three whole 2-pixel groups of 3 bytes.
+        (PixelFormat::RAW12, 5, 1, &none, 9, &[(0, 9, 9)]),
         (PixelFormat::BLOB, 1000, 1, &dev64, 1000, &[(0, 1000, 1000)]),
         (PixelFormat::RGBA_FP16, 3, 3, &none, 3, &[(0, 24, 72)]),
         (
@@ -225,4 +226,23 @@ fn stride_beyond_i32_is_refused() {
         compute(blob, i32::MAX as u32, 1, 1, &Constraints::NONE).map(|l| l.stride),
         Ok(i32::MAX as u32)
     );
+}
+
+#[test]
+fn packed_raw_rows_hold_whole_packing_groups() {
+    // RAW10 packs 4 pixels into 5 bytes and RAW12 2 pixels into 3: a writer following the packing
+    // fills whole groups, so a row of 5 pixels needs 10 (RAW10) or 9 (RAW12) bytes, not 7 or 8.
+    for (format, w, row) in [
+        (PixelFormat::RAW10, 5, 10),
+        (PixelFormat::RAW10, 4, 5),
+        (PixelFormat::RAW10, 1, 5),
+        (PixelFormat::RAW12, 5, 9),
+        (PixelFormat::RAW12, 4, 6),
+        (PixelFormat::RAW12, 1, 3),
+    ] {
+        let l = lay(format, w, 2, &Constraints::NONE);
+        assert_eq!(l.stride, row, "{format} width {w}");
+        assert_eq!(l.planes()[0].stride, u64::from(row), "{format} width {w}");
+        assert_eq!(l.planes()[0].width, u64::from(w));
+    }
 }
