@@ -121,10 +121,11 @@ impl Gralloc {
             .ok()
             .filter(|&n| n > 0)
             .ok_or(ServiceError::InvalidCount(count))?;
-        let (descriptor, placement, _buffer_bytes) = self.plan(info)?;
+        let (descriptor, placement, buffer_bytes) = self.plan(info)?;
         // The request limits first (a huge count is refused before any quota is touched), then
-        // the caller's quota, then the memory.
-        let bytes = self.memory.limits().check(count, placement.size())?;
+        // the caller's quota, then the memory. Both count the metadata regions: their reserved
+        // bytes (up to 16 MiB a buffer) are the client's to choose, like the pixels.
+        let bytes = self.memory.limits().check(count, buffer_bytes)?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
         let allocation = self.memory.allocate_placed(&descriptor, placement, count)?;
         let stride = wire_stride(&allocation.placement)?;

@@ -219,3 +219,29 @@ fn a_buffer_no_request_may_hold_is_not_supported() {
     assert!(service.alive());
     assert!(service.terminate());
 }
+
+#[test]
+fn reserved_bytes_count_against_the_client_quota() {
+    // Each request: eight 1x1 buffers with 16 MiB of reserved (client metadata) bytes each,
+    // about 128 MiB in the service's metadata regions. With a 200 MB per-second cap, the
+    // second request within the second must be refused.
+    let mut service = ServiceProcess::start("reserved", &["--quota-bytes", "200000000"]);
+    {
+        let connection = service.connect();
+        let mut d = descriptor(1, 1, PixelFormat::RGBA_8888, CPU);
+        d.reservedSize = 16 << 20;
+        let first = connection
+            .allocator
+            .allocate2(&d, 8)
+            .expect("first request");
+        assert_eq!(first.buffers.len(), 8);
+        let status = connection
+            .allocator
+            .allocate2(&d, 8)
+            .map(|r| r.buffers.len())
+            .expect_err("256 MiB handed out within one window of a 200 MB cap");
+        assert_eq!(status.service_specific_error(), 1, "NO_RESOURCES");
+    }
+    assert!(service.alive());
+    assert!(service.terminate());
+}
