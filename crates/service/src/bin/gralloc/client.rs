@@ -1,6 +1,7 @@
 //! `gralloc alloc`, `gralloc supported`, `gralloc dump`: a binder client of a running service.
 
 use crate::args::Args;
+use binder::Status;
 use central_gralloc_memory::BufferInfo;
 use central_gralloc_service::adapter::buffer_descriptor;
 use central_gralloc_service::aidl::{AllocationResult, NativeHandle};
@@ -14,13 +15,20 @@ fn connect(args: &mut Args) -> Result<Connection, String> {
     Connection::open(&socket)
 }
 
-/// The AllocationError name of a service-specific value.
-fn error_name(value: i32) -> &'static str {
-    match value {
-        0 => "BAD_DESCRIPTOR",
-        1 => "NO_RESOURCES",
-        2 => "UNSUPPORTED",
-        _ => "UNKNOWN",
+/// The name of the `AllocationError` the service answered with, or `None` when `status` is
+/// not one (a transaction that failed in the transport, a status of another kind). Only a
+/// service-specific status carries an `AllocationError`; any other reads as value 0, which
+/// would otherwise pass for `BAD_DESCRIPTOR`.
+pub fn allocation_error_name(status: &Status) -> Option<&'static str> {
+    let service_specific = Status::new_service_specific_error(1, None).exception_code();
+    if status.exception_code() != service_specific {
+        return None;
+    }
+    match status.service_specific_error() {
+        0 => Some("BAD_DESCRIPTOR"),
+        1 => Some("NO_RESOURCES"),
+        2 => Some("UNSUPPORTED"),
+        _ => None,
     }
 }
 
@@ -135,11 +143,14 @@ pub fn alloc(rest: &[String]) -> u8 {
     let result = match result {
         Ok(r) => r,
         Err(status) => {
-            let name = error_name(status.service_specific_error());
-            if json {
-                println!("{}", json!({ "error": name }));
-            } else {
-                eprintln!("gralloc alloc: {name} ({status:?})");
+            match (allocation_error_name(&status), json) {
+                (Some(name), true) => println!("{}", json!({ "error": name })),
+                (Some(name), false) => eprintln!("gralloc alloc: {name} ({status:?})"),
+                (None, true) => println!(
+                    "{}",
+                    json!({ "error": "TRANSPORT", "reason": format!("{status:?}") })
+                ),
+                (None, false) => eprintln!("gralloc alloc: the call failed: {status:?}"),
             }
             return 1;
         }

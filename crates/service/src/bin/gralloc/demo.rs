@@ -2,7 +2,7 @@
 //! through it for the `soc` and `cuttlefish` profiles, prints what it got, and ends with the
 //! cache-maintenance replay table of the shipped traces.
 
-use crate::client::decode;
+use crate::client::{allocation_error_name, decode};
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
@@ -191,7 +191,12 @@ fn demo_profile(name: &str) -> Result<(), String> {
             .allocator
             .allocate2(&buffer_descriptor(&info), request.count);
         let lead = format!("{:<24} {size:>9} {:>5}", request.what, request.count);
-        match result.map_err(|s| s.service_specific_error()) {
+        let result = match result {
+            Ok(result) => Ok(result),
+            Err(status) => Err(allocation_error_name(&status)
+                .ok_or_else(|| format!("{}: the call failed: {status:?}", request.what))?),
+        };
+        match result {
             Ok(result) => {
                 let decoded = decode(&result)?;
                 let Some(first) = decoded.first() else {
@@ -214,12 +219,7 @@ fn demo_profile(name: &str) -> Result<(), String> {
                     i.cache.name()
                 );
             }
-            Err(code) => {
-                let name = match code {
-                    0 => "BAD_DESCRIPTOR",
-                    1 => "NO_RESOURCES",
-                    _ => "UNSUPPORTED",
-                };
+            Err(name) => {
                 let device = Descriptor::from_info(&info)
                     .map_err(|e| e.to_string())
                     .and_then(|d| solve(&d, &declared).map_err(|e| e.to_string()));
