@@ -82,6 +82,26 @@ pub fn debug_socket_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Why connecting to `path` failed, in words a user can act on: rsbinder says `NameNotFound`
+/// for a missing path and `Errno(-111)` for a socket nobody listens on.
+fn connect_error(path: &Path, error: binder::StatusCode) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display();
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            format!("no service socket at {shown} (is allocator-service running?)")
+        }
+        Ok(meta) if !meta.file_type().is_socket() => format!("{shown} is not a socket"),
+        _ => match error {
+            binder::StatusCode::Errno(errno) if errno < 0 => format!(
+                "cannot connect to {shown}: {}",
+                std::io::Error::from_raw_os_error(-errno)
+            ),
+            other => format!("cannot connect to {shown}: {other:?}"),
+        },
+    }
+}
+
 /// A client connection to a socket server: keep it alive as long as its proxies are used.
 pub struct Connection {
     /// The session (closing it ends every proxy).
@@ -99,7 +119,7 @@ impl Connection {
             WIRE_VERSION,
             FileDescriptorTransportMode::Unix,
         )
-        .map_err(|e| format!("cannot connect to {}: {e:?}", path.display()))?;
+        .map_err(|e| connect_error(path, e))?;
         let root = session
             .get_root()
             .map_err(|e| format!("no root object on {}: {e:?}", path.display()))?;
@@ -121,7 +141,7 @@ impl Connection {
             WIRE_VERSION,
             FileDescriptorTransportMode::Unix,
         )
-        .map_err(|e| format!("cannot connect to {}: {e:?}", path.display()))?;
+        .map_err(|e| connect_error(&path, e))?;
         let root = session
             .get_root()
             .map_err(|e| format!("no root object on {}: {e:?}", path.display()))?;

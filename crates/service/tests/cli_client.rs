@@ -76,3 +76,28 @@ fn a_transport_failure_is_not_reported_as_an_allocation_error() {
         "the service never answered, yet the CLI says {name}"
     );
 }
+
+#[test]
+fn a_missing_socket_is_a_clean_error() {
+    let missing = common::socket_path("cli-missing");
+    for command in ["alloc", "supported", "dump"] {
+        let mut args = vec![command];
+        if command != "dump" {
+            args.extend_from_slice(&RGBA_64);
+        }
+        let (code, stdout, stderr) = gralloc(&args, &missing);
+        assert_ne!(code, 0, "{command}");
+        assert!(stdout.is_empty(), "{command}: {stdout}");
+        assert!(
+            stderr.contains("no service socket") && stderr.contains(&*missing.to_string_lossy()),
+            "{command}: {stderr}"
+        );
+    }
+    // A path that exists but where nothing listens.
+    let stale = common::socket_path("cli-stale");
+    std::fs::write(&stale, b"").expect("create a plain file");
+    let (code, _, stderr) = gralloc(&["dump"], &stale);
+    let _ = std::fs::remove_file(&stale);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("not a socket"), "{stderr}");
+}
