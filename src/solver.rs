@@ -467,19 +467,27 @@ pub fn check_device(
             write,
         });
     }
-    limit("width", u64::from(descriptor.width), u64::from(c.max_width))?;
-    limit(
-        "height",
-        u64::from(descriptor.height),
-        u64::from(c.max_height),
-    )?;
+    let blob = placement
+        .format
+        .info()
+        .is_some_and(|i| i.kind == FormatKind::Blob);
     let l = &placement.layout;
     let planes = l.planes();
-    limit(
-        "stride",
-        planes.first().map_or(0, |p| p.stride),
-        c.max_stride,
-    )?;
+    // A BLOB is one row of `width` bytes (a JPEG, a GPU data buffer): the pixel and pitch limits
+    // say nothing about it, its size limit says everything.
+    if !blob {
+        limit("width", u64::from(descriptor.width), u64::from(c.max_width))?;
+        limit(
+            "height",
+            u64::from(descriptor.height),
+            u64::from(c.max_height),
+        )?;
+        limit(
+            "stride",
+            planes.first().map_or(0, |p| p.stride),
+            c.max_stride,
+        )?;
+    }
     limit("size", l.size, c.max_size)?;
     if descriptor.usage.protected() && !c.protected {
         return Err(SolveError::NotProtected(device.name.clone()));
@@ -493,10 +501,6 @@ pub fn check_device(
             c.address_bits, placement.address_bits
         ));
     }
-    let blob = placement
-        .format
-        .info()
-        .is_some_and(|i| i.kind == FormatKind::Blob);
     for p in planes {
         if !blob && p.stride % c.stride_align != 0 {
             return conflict(format!(

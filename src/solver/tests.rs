@@ -351,3 +351,29 @@ impl Usage {
 }
 
 mod properties;
+
+#[test]
+fn blob_width_is_bytes_not_pixels() {
+    // A camera JPEG or a GPU data buffer is a BLOB whose width is its size in bytes: the devices'
+    // pixel limits (max-width 8192 on the camera, 16384 on the GPU) say nothing about it.
+    let p = soc();
+    for usage in [
+        Usage::CAMERA_OUTPUT | Usage::CPU_READ_OFTEN,
+        Usage::GPU_DATA_BUFFER | Usage::CPU_WRITE_OFTEN,
+    ] {
+        let d = desc(12 << 20, 1, PixelFormat::BLOB, usage);
+        let pl = solve(&d, &p).unwrap_or_else(|e| panic!("{usage}: {e}"));
+        assert_eq!(pl.size(), 12 << 20);
+    }
+    // The byte limit still holds.
+    let mut small = soc();
+    let gpu = small.device_index("gpu").unwrap();
+    let mut devices = small.devices().to_vec();
+    devices[gpu].constraints.max_size = 1 << 20;
+    small = Profile::new("small", devices, small.heaps().to_vec()).unwrap();
+    let d = desc(2 << 20, 1, PixelFormat::BLOB, Usage::GPU_DATA_BUFFER);
+    assert!(matches!(
+        solve(&d, &small),
+        Err(SolveError::Limit { what: "size", .. })
+    ));
+}
