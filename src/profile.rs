@@ -139,10 +139,39 @@ impl Profile {
             if devices[..i].iter().any(|e| e.name == d.name) {
                 return Err(whole(format!("device `{}` listed twice", d.name)));
             }
+            // What the file parser enforces, for profiles built in code: the solver divides by
+            // alignments and compares address widths.
+            let c = &d.constraints;
+            let zero = [
+                ("stride-align", c.stride_align),
+                ("height-align", c.height_align),
+                ("offset-align", c.offset_align),
+                ("size-align", c.size_align),
+            ]
+            .into_iter()
+            .find(|(_, v)| *v == 0);
+            if let Some((key, _)) = zero {
+                return Err(whole(format!(
+                    "device `{}`: `{key}` must be positive",
+                    d.name
+                )));
+            }
+            if !ADDRESS_BITS.contains(&c.address_bits) {
+                return Err(whole(format!(
+                    "device `{}`: address-bits {} is not in 12..=64",
+                    d.name, c.address_bits
+                )));
+            }
         }
         for (i, h) in heaps.iter().enumerate() {
             if heaps[..i].iter().any(|e| e.role == h.role) {
                 return Err(whole(format!("heap role `{}` listed twice", h.role)));
+            }
+            if !ADDRESS_BITS.contains(&h.address_bits) {
+                return Err(whole(format!(
+                    "heap `{}`: address-bits {} is not in 12..=64",
+                    h.role, h.address_bits
+                )));
             }
         }
         if !heaps.iter().any(|h| h.role == HeapRole::System) {
@@ -375,9 +404,12 @@ fn device_key(device: &mut Device, key: &str, value: &str) -> Result<(), String>
     Ok(())
 }
 
+/// Address widths a device or heap may declare (a 4 KiB page up to the whole 64-bit space).
+const ADDRESS_BITS: std::ops::RangeInclusive<u8> = 12..=64;
+
 fn parse_address_bits(value: &str) -> Result<u8, String> {
     match value.parse::<u8>() {
-        Ok(bits @ 12..=64) => Ok(bits),
+        Ok(bits) if ADDRESS_BITS.contains(&bits) => Ok(bits),
         _ => Err(format!("`address-bits` wants 12..=64, found `{value}`")),
     }
 }

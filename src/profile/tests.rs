@@ -76,3 +76,38 @@ fn loads_from_file() {
     assert_eq!(Profile::resolve("/nonexistent/p.conf").unwrap_err().line, 0);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn new_refuses_constraints_a_file_could_not_hold() {
+    // Profile::new is the door for tools and the memory layer: a zero alignment there used to
+    // reach the solver's per-device check as a division by zero.
+    use crate::descriptor::Descriptor;
+    use crate::format::PixelFormat;
+    use crate::usage::Usage;
+    let soc = Profile::builtin("soc").unwrap();
+    let heaps = soc.heaps().to_vec();
+    let bad: [fn(&mut Constraints); 6] = [
+        |c| c.stride_align = 0,
+        |c| c.height_align = 0,
+        |c| c.offset_align = 0,
+        |c| c.size_align = 0,
+        |c| c.address_bits = 65,
+        |c| c.address_bits = 0,
+    ];
+    for (n, spoil) in bad.into_iter().enumerate() {
+        let mut devices = soc.devices().to_vec();
+        spoil(&mut devices[1].constraints);
+        match Profile::new("x", devices, heaps.clone()) {
+            Err(e) => assert!(e.message.contains("gpu"), "case {n}: {e}"),
+            Ok(p) => {
+                let d = Descriptor::simple("t", 64, 64, PixelFormat::RGBA_8888, Usage::GPU_TEXTURE)
+                    .unwrap();
+                let _ = crate::solver::solve(&d, &p);
+                panic!("case {n}: accepted");
+            }
+        }
+    }
+    let mut heaps = soc.heaps().to_vec();
+    heaps[0].address_bits = 200;
+    assert!(Profile::new("x", soc.devices().to_vec(), heaps).is_err());
+}
