@@ -65,7 +65,7 @@ pub struct FormatInfo {
     /// How the stride is reported.
     pub stride_unit: StrideUnit,
     /// Plane-0 rows hold whole packing groups of this many pixels (RAW10 packs 4 pixels into 5
-    /// bytes, RAW12 2 into 3), so a row of any width has room for its last group; 1 otherwise.
+    /// bytes, RAW12 2 into 3, YUYV 2 into 4), so a row of any width has room for its last group.
     pub pixels_per_group: u32,
 }
 
@@ -241,11 +241,16 @@ const fn aligned_pixels(mut info: FormatInfo, pixels: u32) -> FormatInfo {
     info
 }
 
-/// A packed format: stride reported in bytes, rows of whole `pixels`-pixel packing groups.
-const fn packed(mut info: FormatInfo, pixels: u32) -> FormatInfo {
-    info.stride_unit = StrideUnit::Bytes;
+/// Rows of whole `pixels`-pixel packing groups (a YUYV macropixel holds 2 pixels).
+const fn grouped(mut info: FormatInfo, pixels: u32) -> FormatInfo {
     info.pixels_per_group = pixels;
     info
+}
+
+/// A packed raw format: stride reported in bytes, rows of whole `pixels`-pixel packing groups.
+const fn packed(mut info: FormatInfo, pixels: u32) -> FormatInfo {
+    info.stride_unit = StrideUnit::Bytes;
+    grouped(info, pixels)
 }
 
 use FormatKind::*;
@@ -309,12 +314,15 @@ pub static FORMATS: [FormatInfo; 31] = [
         &[plane(8, 1, R8), plane(16, 2, GR88)],
         Some(fourcc(b"NV21")),
     ),
-    entry(
-        PixelFormat::YCBCR_422_I,
-        "YCBCR_422_I",
-        Yuv,
-        single!(16, None),
-        Some(fourcc(b"YUYV")),
+    grouped(
+        entry(
+            PixelFormat::YCBCR_422_I,
+            "YCBCR_422_I",
+            Yuv,
+            single!(16, None),
+            Some(fourcc(b"YUYV")),
+        ),
+        2,
     ),
     entry(
         PixelFormat::RGBA_FP16,

@@ -229,9 +229,9 @@ fn stride_beyond_i32_is_refused() {
 }
 
 #[test]
-fn packed_raw_rows_hold_whole_packing_groups() {
-    // RAW10 packs 4 pixels into 5 bytes and RAW12 2 pixels into 3: a writer following the packing
-    // fills whole groups, so a row of 5 pixels needs 10 (RAW10) or 9 (RAW12) bytes, not 7 or 8.
+fn packed_rows_hold_whole_packing_groups() {
+    // RAW10 packs 4 pixels into 5 bytes, RAW12 2 pixels into 3, YUYV 2 pixels into 4: a writer
+    // following the packing fills whole groups, so a row of 5 RAW10 pixels needs 10 bytes, not 7.
     for (format, w, row) in [
         (PixelFormat::RAW10, 5, 10),
         (PixelFormat::RAW10, 4, 5),
@@ -239,10 +239,18 @@ fn packed_raw_rows_hold_whole_packing_groups() {
         (PixelFormat::RAW12, 5, 9),
         (PixelFormat::RAW12, 4, 6),
         (PixelFormat::RAW12, 1, 3),
+        // YUYV: 2 pixels share one Y0 U Y1 V macropixel of 4 bytes; stride in pixels.
+        (PixelFormat::YCBCR_422_I, 11, 12),
+        (PixelFormat::YCBCR_422_I, 1, 2),
     ] {
         let l = lay(format, w, 2, &Constraints::NONE);
         assert_eq!(l.stride, row, "{format} width {w}");
-        assert_eq!(l.planes()[0].stride, u64::from(row), "{format} width {w}");
+        let bytes = if format == PixelFormat::YCBCR_422_I {
+            row * 2
+        } else {
+            row
+        };
+        assert_eq!(l.planes()[0].stride, u64::from(bytes), "{format} width {w}");
         assert_eq!(l.planes()[0].width, u64::from(w));
     }
 }
