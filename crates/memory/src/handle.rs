@@ -330,12 +330,24 @@ impl BufferInfo {
             format.0 as u32 as u64,
             "not a concrete format",
         ))?;
-        if requested_format.info().is_none() {
-            return Err(bad(
-                "requested format",
-                requested_format.0 as u32 as u64,
-                "unknown format",
-            ));
+        match requested_format.info() {
+            None => {
+                return Err(bad(
+                    "requested format",
+                    requested_format.0 as u32 as u64,
+                    "unknown format",
+                ))
+            }
+            // Clients read the buffer as the format they asked for: it must be the one laid
+            // out, unless it was a flexible format the allocator resolved.
+            Some(i) if i.format != format && i.kind != FormatKind::Flexible => {
+                return Err(bad(
+                    "requested format",
+                    requested_format.0 as u32 as u64,
+                    "differs from the laid-out format",
+                ))
+            }
+            Some(_) => {}
         }
         if usage.unknown_bits() != 0 {
             return Err(bad("usage", usage.bits(), "unknown usage bits"));

@@ -259,3 +259,17 @@ fn geometry_beyond_the_planes_is_refused() {
         assert!(forge(27 + 6, wide).is_err(), "{name} plane width");
     }
 }
+
+/// A client reads a buffer by its requested format (GraphicBuffer's format): ints that request one
+/// concrete format and lay out another would make it read an RGBA-sized image out of an NV21
+/// allocation.
+#[test]
+fn requested_format_must_be_the_laid_out_one_or_flexible() {
+    let a = allocator();
+    let b = buffer(&a, 64, 48, PixelFormat::YCRCB_420_SP, Usage::GPU_TEXTURE);
+    let mut ints = b.info().to_ints();
+    ints[9] = PixelFormat::RGBA_8888.0;
+    assert!(BufferInfo::from_ints(&ints).is_err());
+    ints[9] = PixelFormat::IMPLEMENTATION_DEFINED.0;
+    assert!(BufferInfo::from_ints(&ints).is_ok());
+}
