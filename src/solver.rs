@@ -51,8 +51,8 @@ pub enum SolveError {
     NotProtected(String),
     /// A device's alignment cannot be combined with the others' within 64 bits.
     AlignmentOverflow(String),
-    /// The profile has no heap of a needed role.
-    MissingHeap(HeapRole, &'static str),
+    /// The profile has no heap of a needed role; the text says what needs it (naming the device).
+    MissingHeap(HeapRole, String),
     /// A device's address limit is below every heap that could hold the buffer.
     AddressLimit {
         /// The device.
@@ -338,12 +338,9 @@ fn choose_heap<'p>(
         }
     };
     if descriptor.usage.protected() {
-        let heap = profile
-            .heap(HeapRole::Protected)
-            .ok_or(SolveError::MissingHeap(
-                HeapRole::Protected,
-                "PROTECTED usage",
-            ))?;
+        let heap = profile.heap(HeapRole::Protected).ok_or_else(|| {
+            SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage".into())
+        })?;
         if merged.contiguous && !heap.contiguous {
             let i = first_device(profile, all, |d| d.constraints.contiguous);
             return Err(SolveError::Conflict {
@@ -363,12 +360,16 @@ fn choose_heap<'p>(
     }
     if merged.contiguous {
         let i = first_device(profile, all, |d| d.constraints.contiguous);
-        let heap = profile
-            .heap(HeapRole::Contiguous)
-            .ok_or(SolveError::MissingHeap(
+        let heap = profile.heap(HeapRole::Contiguous).ok_or_else(|| {
+            let device = profile
+                .devices()
+                .get(i)
+                .map_or("a device", |d| d.name.as_str());
+            SolveError::MissingHeap(
                 HeapRole::Contiguous,
-                "a device needs contiguous memory",
-            ))?;
+                format!("{device} needs contiguous memory"),
+            )
+        })?;
         if !fits(heap) {
             return Err(narrowest());
         }
@@ -379,12 +380,9 @@ fn choose_heap<'p>(
             CacheReason::ContiguousHeap,
         ));
     }
-    let system = profile
-        .heap(HeapRole::System)
-        .ok_or(SolveError::MissingHeap(
-            HeapRole::System,
-            "every profile needs one",
-        ))?;
+    let system = profile.heap(HeapRole::System).ok_or_else(|| {
+        SolveError::MissingHeap(HeapRole::System, "every profile needs one".into())
+    })?;
     if !fits(system) {
         // Only physically contiguous memory is known to lie low enough.
         let i = first_device(profile, all, |d| {

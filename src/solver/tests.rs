@@ -377,3 +377,22 @@ fn blob_width_is_bytes_not_pixels() {
         Err(SolveError::Limit { what: "size", .. })
     ));
 }
+
+#[test]
+fn a_missing_heap_names_the_device_that_needs_it() {
+    let soc = soc();
+    let heaps = soc
+        .heaps()
+        .iter()
+        .filter(|h| h.role != HeapRole::Contiguous)
+        .cloned()
+        .collect();
+    let p = Profile::new("no-cma", soc.devices().to_vec(), heaps).unwrap();
+    let d = desc(64, 64, PixelFormat::RGBA_8888, Usage::COMPOSER_OVERLAY);
+    let e = solve(&d, &p).unwrap_err();
+    assert!(
+        matches!(e, SolveError::MissingHeap(HeapRole::Contiguous, _)),
+        "{e}"
+    );
+    assert!(e.to_string().contains("display"), "{e}");
+}

@@ -299,8 +299,15 @@ impl Allocator {
             .map_err(|_| self.unavailable_error(HeapRole::System))?;
         match solver::solve(descriptor, profile) {
             Ok(placement) => Ok(placement),
-            Err(SolveError::MissingHeap(role, _)) if self.profile.heap(role).is_some() => {
-                Err(self.unavailable_error(role))
+            Err(SolveError::MissingHeap(role, why)) if self.profile.heap(role).is_some() => {
+                // Say both what needs the heap (the device) and why this allocator lacks it.
+                Err(match self.unavailable_error(role) {
+                    MemError::HeapUnavailable { role, reason } => MemError::HeapUnavailable {
+                        role,
+                        reason: format!("{why}; {reason}"),
+                    },
+                    other => other,
+                })
             }
             Err(e) => Err(e.into()),
         }

@@ -97,6 +97,10 @@ fn stand_ins_serve_only_the_system_role() {
         "{e}"
     );
     assert!(e.to_string().contains("system heap only"), "{e}");
+    assert!(
+        e.to_string().contains("display"),
+        "the device that needs it: {e}"
+    );
 
     // Protected content needs the protected heap.
     let e = a
