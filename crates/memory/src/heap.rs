@@ -153,12 +153,18 @@ impl Udmabuf {
     pub fn open(path: &Path) -> Result<Udmabuf, MemError> {
         let device = open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| MemError::sys_on(SysOp::Open, e, path.display().to_string()))?;
-        let size_limit = std::fs::read_to_string(UDMABUF_SIZE_LIMIT)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .and_then(|mib| mib.checked_mul(1 << 20));
+        let size_limit = udmabuf_size_limit(std::fs::read_to_string(UDMABUF_SIZE_LIMIT).ok());
         Ok(Udmabuf { device, size_limit })
     }
+}
+
+/// udmabuf's per-buffer limit from its `size_limit_mb` parameter. Kernels that do not publish
+/// the parameter hard-code the same default, 64 MiB, so an unreadable parameter is that default,
+/// not "no limit" (which would let a large request fail in the ioctl as EINVAL, Unsupported).
+fn udmabuf_size_limit(param: Option<String>) -> Option<u64> {
+    const DEFAULT_MIB: u64 = 64;
+    let mib = param.map_or(Some(DEFAULT_MIB), |text| text.trim().parse::<u64>().ok());
+    mib.and_then(|mib| mib.checked_mul(1 << 20))
 }
 
 impl Heap for Udmabuf {
@@ -349,6 +355,13 @@ mod tests {
             sys::FdKind::SealedFile(8192)
         );
         assert!(!MemfdHeap.kind().is_dma_buf());
+    }
+
+    #[test]
+    fn udmabuf_limit_defaults_to_the_kernels_64_mib() {
+        assert_eq!(udmabuf_size_limit(None), Some(64 << 20));
+        assert_eq!(udmabuf_size_limit(Some("256\n".into())), Some(256 << 20));
+        assert_eq!(udmabuf_size_limit(Some("garbage".into())), None);
     }
 
     #[test]
