@@ -64,6 +64,10 @@ pub struct FormatInfo {
     pub chroma_stride_align: u32,
     /// How the stride is reported.
     pub stride_unit: StrideUnit,
+    /// The format's definition fixes where every plane starts (YV12: vertical stride equals the
+    /// height and the chroma planes follow at `stride * height` and `+ c_stride * height / 2`),
+    /// so rows are not padded and planes not realigned; a device that needs either refuses it.
+    pub fixed_offsets: bool,
     /// Plane-0 rows hold whole packing groups of this many pixels (RAW10 packs 4 pixels into 5
     /// bytes, RAW12 2 into 3, YUYV 2 into 4), so a row of any width has room for its last group.
     pub pixels_per_group: u32,
@@ -232,6 +236,7 @@ const fn entry(
         stride_align_pixels: 1,
         chroma_stride_align: 1,
         stride_unit: StrideUnit::Pixels,
+        fixed_offsets: false,
         pixels_per_group: 1,
     }
 }
@@ -372,6 +377,7 @@ pub static FORMATS: [FormatInfo; 31] = [
     ),
     FormatInfo {
         chroma_stride_align: 16,
+        fixed_offsets: true,
         ..aligned_pixels(
             entry(
                 PixelFormat::YV12,

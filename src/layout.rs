@@ -139,6 +139,8 @@ pub fn compute(
     let stride0 = align_up(row_bytes0, align0).ok_or_else(ovf("stride"))?;
     let rows0 = if blob {
         1
+    } else if info.fixed_offsets {
+        u64::from(height)
     } else {
         align_up(u64::from(height), c.height_align).ok_or_else(ovf("aligned height"))?
     };
@@ -161,7 +163,11 @@ pub fn compute(
                 width.div_ceil(u64::from(p.hsub)),
             )
         };
-        let offset = align_up(end, c.offset_align).ok_or_else(ovf("plane offset"))?;
+        let offset = if info.fixed_offsets {
+            end
+        } else {
+            align_up(end, c.offset_align).ok_or_else(ovf("plane offset"))?
+        };
         let size = stride.checked_mul(rows).ok_or_else(ovf("plane size"))?;
         end = offset.checked_add(size).ok_or_else(ovf("layer size"))?;
         planes[i] = PlaneLayout {

@@ -62,7 +62,8 @@ pub enum SolveError {
     },
     /// The layout cannot be computed (sizes overflow).
     Layout(LayoutError),
-    /// A device attached after finalize does not fit the placement already made.
+    /// A device cannot use the placement: it was attached after finalize and does not fit, or
+    /// the format fixes its own plane layout (YV12) and that layout breaks the device's alignment.
     Conflict {
         /// The device.
         device: String,

@@ -396,3 +396,43 @@ fn a_missing_heap_names_the_device_that_needs_it() {
     );
     assert!(e.to_string().contains("display"), "{e}");
 }
+
+#[test]
+fn yv12_keeps_its_formula_and_devices_that_cannot_take_it_say_so() {
+    // Software decode to a GPU texture on cuttlefish: the formula, and every device fits.
+    let cf = Profile::builtin("cuttlefish").unwrap();
+    let d = desc(
+        1920,
+        1080,
+        PixelFormat::YV12,
+        Usage::VIDEO_DECODER | Usage::GPU_TEXTURE,
+    );
+    let pl = solve(&d, &cf).unwrap();
+    let [y, cr, cb] = pl.layout.planes() else {
+        panic!("three planes")
+    };
+    assert_eq!(cr.offset, y.stride * 1080);
+    assert_eq!(cb.offset, cr.offset + cr.stride * 540);
+    assert_eq!(cr.stride, (y.stride / 2).div_ceil(16) * 16);
+    // CPU-only odd sizes on the host profile work (the CPU needs no plane alignment).
+    let host = Profile::builtin("host").unwrap();
+    let pl = solve(
+        &desc(
+            11,
+            11,
+            PixelFormat::YV12,
+            Usage::CPU_READ_OFTEN | Usage::CPU_WRITE_OFTEN,
+        ),
+        &host,
+    )
+    .unwrap();
+    assert_eq!(pl.layout.planes()[1].offset, 16 * 11);
+    // The soc codec pads rows to 16 and starts planes on pages: YV12's fixed layout cannot give
+    // it that at 1080 rows, and the refusal names it.
+    let e = solve(&d, &soc()).unwrap_err();
+    assert!(
+        matches!(&e, SolveError::Conflict { device, .. } if device == "codec"),
+        "{e}"
+    );
+    assert_eq!(e.code(), ErrorCode::Unsupported);
+}
