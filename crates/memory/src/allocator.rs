@@ -1,8 +1,8 @@
 //! `Allocator`: descriptor → placement (the core's solver, over the heaps that really exist) →
 //! limits → memory + metadata region + id, for `count` buffers at once, all or nothing.
 
-use crate::error::{MemError, SysOp};
-use crate::handle::{io_errno, BufferInfo, NativeHandle};
+use crate::error::MemError;
+use crate::handle::{encode_dup, BufferInfo, NativeHandle};
 use crate::heap::{
     list_heaps, Backend, BackendConfig, BufferKind, DmaHeap, Heap, MemfdHeap, Udmabuf,
 };
@@ -47,14 +47,7 @@ impl Buffer {
 
     /// A handle with duplicated fds; the buffer keeps its own.
     pub fn encode(&self) -> Result<NativeHandle, MemError> {
-        let dup = |fd: &OwnedFd| {
-            fd.try_clone()
-                .map_err(|e| MemError::sys(SysOp::Dup, io_errno(&e)))
-        };
-        Ok(NativeHandle {
-            fds: vec![dup(&self.memory)?, dup(&self.metadata)?],
-            ints: self.info.to_ints(),
-        })
+        encode_dup(&self.memory, &self.metadata, &self.info)
     }
 
     /// The handle, giving it this buffer's fds (what the service sends).

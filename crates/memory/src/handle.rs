@@ -577,15 +577,25 @@ impl BufferHandle {
 
     /// A new handle with duplicated fds.
     pub fn encode(&self) -> Result<NativeHandle, MemError> {
-        let dup = |fd: &OwnedFd| {
-            fd.try_clone()
-                .map_err(|e| MemError::sys(SysOp::Dup, io_errno(&e)))
-        };
-        Ok(NativeHandle {
-            fds: vec![dup(&self.memory)?, dup(&self.metadata)?],
-            ints: self.info.to_ints(),
-        })
+        encode_dup(&self.memory, &self.metadata, &self.info)
     }
+}
+
+/// A handle for a buffer's memory and metadata fds (duplicated; the caller keeps its own) and
+/// its description.
+pub(crate) fn encode_dup(
+    memory: &OwnedFd,
+    metadata: &OwnedFd,
+    info: &BufferInfo,
+) -> Result<NativeHandle, MemError> {
+    let dup = |fd: &OwnedFd| {
+        fd.try_clone()
+            .map_err(|e| MemError::sys(SysOp::Dup, io_errno(&e)))
+    };
+    Ok(NativeHandle {
+        fds: vec![dup(memory)?, dup(metadata)?],
+        ints: info.to_ints(),
+    })
 }
 
 /// The errno inside an I/O error (EIO if it has none).
