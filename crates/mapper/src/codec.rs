@@ -1,0 +1,1 @@
+//! Byte encoding of the standard metadata types (filled in by the codec work).
