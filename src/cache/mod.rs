@@ -9,6 +9,7 @@
 
 pub mod policy;
 pub mod report;
+pub mod lockpath;
 mod shared;
 pub mod sim;
 pub mod state;
@@ -16,6 +17,7 @@ pub mod trace;
 
 pub use policy::{Counts, Event, Policy};
 pub use report::{replay_trace, shipped_table, Replay};
+pub use lockpath::LockDomains;
 pub use shared::Tracker;
 pub use state::{
     BufferState, CacheDomains, CpuAccess, CpuLines, DeviceAccess, DeviceSync, Domain, SyncFlags,
