@@ -24,7 +24,6 @@ use crate::device::Role;
 use crate::placement::Placement;
 use crate::profile::Profile;
 use crate::solver::CachePolicy;
-use std::fmt;
 
 /// What a mapper needs to know about a buffer's cache domains, fixed at allocation.
 ///
@@ -43,38 +42,33 @@ pub struct LockDomains {
     pub coherent: u64,
 }
 
-/// A placement names a device the profile does not have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UnknownDevice(pub usize);
-
-impl fmt::Display for UnknownDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the placement names device {}, which the profile lacks", self.0)
-    }
-}
-
-impl std::error::Error for UnknownDevice {}
-
 impl LockDomains {
     /// Devices are numbered by profile index below this.
     pub const MAX_DEVICES: usize = 64;
 
     /// The domains of a placed buffer: its cache policy and, for every device other than the CPU
-    /// that its usage names, whether it reads, writes and snoops.
-    pub fn for_placement(
-        profile: &Profile,
-        placement: &Placement,
-    ) -> Result<LockDomains, UnknownDevice> {
+    /// that its usage names, whether it reads, writes and snoops. The placement must come from
+    /// solving against `profile`, so every device it names is one of the profile's (the first
+    /// [`LockDomains::MAX_DEVICES`]; profiles hold fewer).
+    pub fn for_placement(profile: &Profile, placement: &Placement) -> LockDomains {
+        debug_assert!(placement
+            .devices()
+            .iter()
+            .all(|i| i < profile.devices().len().min(Self::MAX_DEVICES)));
         let mut domains = LockDomains {
             cpu_cached: placement.cache == CachePolicy::Cached,
             ..LockDomains::default()
         };
-        for index in placement.devices().iter() {
-            let device = profile.devices().get(index).ok_or(UnknownDevice(index))?;
-            if device.has_role(Role::Cpu) {
-                continue;
-            }
-            let bit = 1u64.checked_shl(index as u32).ok_or(UnknownDevice(index))?;
+        let named = profile
+            .devices()
+            .iter()
+            .enumerate()
+            .take(Self::MAX_DEVICES)
+            .filter(|&(index, device)| {
+                placement.devices().contains(index) && !device.has_role(Role::Cpu)
+            });
+        for (index, device) in named {
+            let bit = 1u64 << index;
             let access = placement.access(index);
             if access.read {
                 domains.readers |= bit;
@@ -86,7 +80,7 @@ impl LockDomains {
                 domains.coherent |= bit;
             }
         }
-        Ok(domains)
+        domains
     }
 
     /// Whether some device that does not snoop may write the buffer behind the CPU's lines.
@@ -207,7 +201,10 @@ mod tests {
     #[test]
     fn reread_cleans_a_writing_lock_before_invalidating() {
         let d = domains(true, 0, 0b1, 0);
-        assert_eq!(d.reread(R), [None, Some(SyncFlags::START | SyncFlags::READ)]);
+        assert_eq!(
+            d.reread(R),
+            [None, Some(SyncFlags::START | SyncFlags::READ)]
+        );
         assert_eq!(
             d.reread(RW),
             [
@@ -229,7 +226,7 @@ mod tests {
         )
         .unwrap();
         let placement = solve(&desc, &profile).unwrap();
-        let d = LockDomains::for_placement(&profile, &placement).unwrap();
+        let d = LockDomains::for_placement(&profile, &placement);
         let index = |name: &str| {
             profile
                 .devices()
