@@ -1,8 +1,9 @@
 //! Cache-maintenance policies replayed through the simulator: naive, the tracker, and the oracle.
 
-use super::shared::Tracker;
-use super::sim::{BufferModel, Faults, Step};
-use super::state::{CacheDomains, CpuAccess, DeviceAccess, SyncFlags, TrackerError};
+use crate::sim::{BufferModel, Faults, Step};
+use central_gralloc::cache::{
+    CacheDomains, CpuAccess, DeviceAccess, SyncFlags, Tracker, TrackerError,
+};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
@@ -30,7 +31,7 @@ pub enum Policy {
     /// access. Blind to the placement: these are the operations requested, some of which a kernel
     /// turns into no-ops for an uncached heap.
     Naive,
-    /// The cache-domain tracker ([`super::Tracker`]).
+    /// The cache-domain tracker ([`central_gralloc::cache::Tracker`]).
     Tracker,
     /// An offline oracle that sees the whole trace: the fewest cleans and invalidates, placed
     /// anywhere between events, that keep every read correct and lose no write.
@@ -40,6 +41,15 @@ pub enum Policy {
 impl Policy {
     /// Every policy, in report order.
     pub const ALL: [Policy; 3] = [Policy::Naive, Policy::Tracker, Policy::Minimum];
+
+    /// Its position in [`Policy::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            Policy::Naive => 0,
+            Policy::Tracker => 1,
+            Policy::Minimum => 2,
+        }
+    }
 
     /// `naive`, `tracker`, `minimum`.
     pub const fn name(self) -> &'static str {
