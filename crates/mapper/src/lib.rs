@@ -9,3 +9,4 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod codec;
+pub mod standard;
