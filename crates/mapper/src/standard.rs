@@ -6,20 +6,12 @@
 //! everything read from it is bounded and checked like any other input from another process.
 
 use crate::codec::{self, DecodeError, ExtendableType, StandardType, Value};
+use crate::error::{BAD_BUFFER, BAD_VALUE, NO_RESOURCES, UNSUPPORTED};
 use central_gralloc::format::{Component, ComponentType, PlaneFormat, DRM_FORMAT_MOD_LINEAR};
 use central_gralloc_memory::metadata as region;
 use central_gralloc_memory::{BufferInfo, Mapping, MemError};
 use std::fmt;
 use std::sync::atomic::{fence, Ordering};
-
-/// `AIMAPPER_ERROR_BAD_BUFFER`.
-pub const ERROR_BAD_BUFFER: i32 = 2;
-/// `AIMAPPER_ERROR_BAD_VALUE`.
-pub const ERROR_BAD_VALUE: i32 = 3;
-/// `AIMAPPER_ERROR_NO_RESOURCES`.
-pub const ERROR_NO_RESOURCES: i32 = 5;
-/// `AIMAPPER_ERROR_UNSUPPORTED`.
-pub const ERROR_UNSUPPORTED: i32 = 7;
 
 /// Largest value of `BlendMode` (`COVERAGE`).
 const BLEND_MODE_MAX: i32 = 3;
@@ -53,12 +45,12 @@ impl MetadataError {
     /// `NO_RESOURCES` when the region cannot be read or written.
     pub fn code(&self) -> i32 {
         match self {
-            MetadataError::Unsupported(_) => ERROR_UNSUPPORTED,
+            MetadataError::Unsupported(_) => UNSUPPORTED,
             MetadataError::ReadOnly(_)
             | MetadataError::Malformed(_)
-            | MetadataError::OutOfRange { .. } => ERROR_BAD_VALUE,
-            MetadataError::Corrupt(_) => ERROR_BAD_BUFFER,
-            MetadataError::Region(_) => ERROR_NO_RESOURCES,
+            | MetadataError::OutOfRange { .. } => BAD_VALUE,
+            MetadataError::Corrupt(_) => BAD_BUFFER,
+            MetadataError::Region(_) => NO_RESOURCES,
         }
     }
 }
@@ -418,11 +410,17 @@ pub fn get_into(
     Ok(size)
 }
 
-/// Sets `standard_type` from its encoding `value`: the settable types write the region, size 0
-/// clears an optional one. Read-only types are refused with [`MetadataError::ReadOnly`], unknown
-/// ones with [`MetadataError::Unsupported`], bad bytes with [`MetadataError::Malformed`]. On any
-/// error the region is unchanged.
-pub fn set(map: &Mapping, standard_type: i64, value: &[u8]) -> Result<(), MetadataError> {
+/// Sets `standard_type` of the buffer `info` describes from its encoding `value`: the settable
+/// types write the region, size 0 clears an optional one. Read-only types are refused with
+/// [`MetadataError::ReadOnly`], unknown ones with [`MetadataError::Unsupported`], bad bytes with
+/// [`MetadataError::Malformed`]. On any error the region is unchanged. (No settable type depends
+/// on the buffer's description today; `info` keeps `get` and `set` called alike.)
+pub fn set(
+    _info: &BufferInfo,
+    map: &Mapping,
+    standard_type: i64,
+    value: &[u8],
+) -> Result<(), MetadataError> {
     let t = self::standard_type(standard_type)?;
     if !t.settable() {
         return Err(MetadataError::ReadOnly(t));

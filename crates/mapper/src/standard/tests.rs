@@ -50,7 +50,12 @@ impl Imported {
         Value::decode(t, &bytes).unwrap()
     }
     fn set(&self, v: &Value) -> Result<(), MetadataError> {
-        set(&self.map, v.standard_type().value(), &v.to_bytes())
+        set(
+            self.info(),
+            &self.map,
+            v.standard_type().value(),
+            &v.to_bytes(),
+        )
     }
     fn planes(&self) -> Vec<PlaneLayout> {
         match self.value(StandardType::PlaneLayouts) {
@@ -486,7 +491,7 @@ fn settable_values_round_trip() {
         StandardType::Smpte2094_40,
         StandardType::Smpte2094_10,
     ] {
-        set(&b.map, t.value(), &[]).unwrap();
+        set(b.info(), &b.map, t.value(), &[]).unwrap();
         assert!(b.bytes(t).is_empty(), "{t:?}");
     }
     assert_eq!(
@@ -520,7 +525,7 @@ fn a_set_through_one_mapping_is_seen_through_another() {
         read(b.info(), &other, StandardType::Dataspace).unwrap(),
         Value::Dataspace(DISPLAY_P3)
     );
-    set(&other, StandardType::Cta861_3.value(), &[]).unwrap();
+    set(b.info(), &other, StandardType::Cta861_3.value(), &[]).unwrap();
     assert!(b.bytes(StandardType::Cta861_3).is_empty());
 }
 
@@ -540,7 +545,7 @@ fn list_supported_works_like_vts() {
             bytes.len()
         );
         if s.settable {
-            set(&b.map, s.value, &bytes).unwrap();
+            set(b.info(), &b.map, s.value, &bytes).unwrap();
         }
     }
     let settable: Vec<i64> = SUPPORTED
@@ -586,10 +591,10 @@ fn unknown_types_are_unsupported() {
         let mut out = vec![1, 2, 3];
         let e = get(b.info(), &b.map, t, &mut out).unwrap_err();
         assert!(matches!(e, MetadataError::Unsupported(v) if v == t));
-        assert_eq!(e.code(), ERROR_UNSUPPORTED);
+        assert_eq!(e.code(), UNSUPPORTED);
         assert!(out.is_empty(), "get clears its output");
-        let e = set(&b.map, t, &[]).unwrap_err();
-        assert_eq!(e.code(), ERROR_UNSUPPORTED);
+        let e = set(b.info(), &b.map, t, &[]).unwrap_err();
+        assert_eq!(e.code(), UNSUPPORTED);
     }
 }
 
@@ -608,9 +613,9 @@ fn read_only_and_malformed_sets_change_nothing() {
     let before = snapshot(&b.map);
     for t in StandardType::ALL.into_iter().filter(|t| !t.settable()) {
         let bytes = b.bytes(t);
-        let e = set(&b.map, t.value(), &bytes).unwrap_err();
+        let e = set(b.info(), &b.map, t.value(), &bytes).unwrap_err();
         assert!(matches!(e, MetadataError::ReadOnly(x) if x == t), "{t:?}");
-        assert_eq!(e.code(), ERROR_BAD_VALUE);
+        assert_eq!(e.code(), BAD_VALUE);
     }
     let dataspace = Value::Dataspace(0).to_bytes();
     let smpte = Value::Smpte2086(Some(Smpte2086::default())).to_bytes();
@@ -631,9 +636,9 @@ fn read_only_and_malformed_sets_change_nothing() {
         (StandardType::Smpte2094_10, vec![0xff; 100]),
     ];
     for (t, bytes) in malformed {
-        let e = set(&b.map, t.value(), &bytes).unwrap_err();
+        let e = set(b.info(), &b.map, t.value(), &bytes).unwrap_err();
         assert!(matches!(e, MetadataError::Malformed(_)), "{t:?}: {e}");
-        assert_eq!(e.code(), ERROR_BAD_VALUE);
+        assert_eq!(e.code(), BAD_VALUE);
     }
     let out_of_range = [
         Value::BlendMode(4),
@@ -644,7 +649,7 @@ fn read_only_and_malformed_sets_change_nothing() {
     for v in out_of_range {
         let e = b.set(&v).unwrap_err();
         assert!(matches!(e, MetadataError::OutOfRange { .. }), "{v:?}");
-        assert_eq!(e.code(), ERROR_BAD_VALUE);
+        assert_eq!(e.code(), BAD_VALUE);
     }
     assert_eq!(snapshot(&b.map), before, "a refused set wrote the region");
 }
@@ -658,7 +663,7 @@ fn a_scribbled_region_is_reported_not_trusted() {
         .unwrap();
     let e = read(b.info(), &b.map, StandardType::Smpte2086).unwrap_err();
     assert!(matches!(e, MetadataError::Corrupt(_)));
-    assert_eq!(e.code(), ERROR_BAD_BUFFER);
+    assert_eq!(e.code(), BAD_BUFFER);
     let too_long = (region::SMPTE2094_10_CAP as u32 + 1).to_le_bytes();
     b.map
         .write(region::OFFSET_SMPTE2094_10_LEN, &too_long)
@@ -766,13 +771,14 @@ fn region_write_failures_are_no_resources() {
     )
     .unwrap();
     let e = set(
+        b.info(),
         &read_only,
         StandardType::Dataspace.value(),
         &Value::Dataspace(1).to_bytes(),
     )
     .unwrap_err();
     assert!(matches!(e, MetadataError::Region(_)));
-    assert_eq!(e.code(), ERROR_NO_RESOURCES);
+    assert_eq!(e.code(), NO_RESOURCES);
     // Reads through it still work.
     assert_eq!(
         read(b.info(), &read_only, StandardType::Dataspace).unwrap(),
