@@ -5,7 +5,7 @@
 //! - [`adapter`]: the binder methods, each one call into [`gralloc::Gralloc`].
 //! - [`status`]: the one mapping from errors to `AllocationError` statuses.
 //! - Host builds only (`cfg(host_binder)`, set by `build.rs`): [`rpc`] (serving on a Unix
-//!   socket), [`debug`] (the dump over a socket) and [`host`] (the host main's setup).
+//!   socket, through [`gate`]), [`debug`] (the dump over a socket) and [`host`] (the host main's setup).
 //!
 //! The same source builds with Soong against AOSP's crates and with Cargo against the host
 //! facade; the host build aliases its one AIDL crate under the three AOSP crate names.
@@ -24,6 +24,8 @@ pub mod adapter;
 pub mod debug;
 pub mod error;
 pub mod failures;
+#[cfg(host_binder)]
+pub mod gate;
 pub mod gralloc;
 #[cfg(host_binder)]
 pub mod host;

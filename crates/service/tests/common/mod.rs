@@ -90,6 +90,21 @@ impl ServiceProcess {
         }
     }
 
+    /// The fd count once it has stopped changing for a moment (sessions that just ended close
+    /// their fds asynchronously).
+    pub fn steady_fd_count(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = self.fd_count();
+        let mut same = 0;
+        while same < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(40));
+            let now = self.fd_count();
+            same = if now == last { same + 1 } else { 0 };
+            last = now;
+        }
+        last
+    }
+
     /// Sends SIGTERM and waits; returns whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
         let Some(mut child) = self.child.take() else {

@@ -1,0 +1,194 @@
+//! Hostile clients against the real service on its socket: processes that open connections and
+//! then say nothing must not keep an ordinary client out.
+
+mod common;
+
+use central_gralloc_conformance::descriptor;
+use central_gralloc_service::aidl::{BufferUsage, PixelFormat};
+use central_gralloc_service::rpc::{Connection, WIRE_VERSION};
+use common::ServiceProcess;
+use std::io::Read;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const CPU: i64 = BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_OFTEN.0;
+
+/// How long an ordinary client may take to connect and allocate while the attack goes on. The
+/// call itself takes milliseconds; before connections were bounded it waited forever.
+const SERVED_WITHIN: Duration = Duration::from_secs(15);
+
+/// The bytes an rsbinder client writes when it opens a session (the RPC connection header and
+/// what follows it before the server answers), taken from a real client against a listener
+/// that never answers.
+fn connection_header() -> Vec<u8> {
+    let path = common::socket_path("capture");
+    let listener = UnixListener::bind(&path).expect("bind the capture socket");
+    let client_path = path.clone();
+    let client = std::thread::spawn(move || {
+        // Fails once the listener hangs up; only its first bytes matter.
+        let _ = binder::rpc::RpcSession::setup_unix_client_android13plus_fd(
+            &client_path,
+            WIRE_VERSION,
+            binder::rpc::FileDescriptorTransportMode::Unix,
+        );
+    });
+    let (mut stream, _) = listener.accept().expect("the client connects");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("read timeout");
+    let mut header = Vec::new();
+    let mut chunk = [0u8; 256];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        header.extend_from_slice(&chunk[..n]);
+    }
+    drop(stream);
+    client.join().expect("the capture client");
+    let _ = std::fs::remove_file(&path);
+    assert!(header.len() >= 16, "captured {} header bytes", header.len());
+    header
+}
+
+/// A forked process that opens `idle` connections which send `header` and then nothing, and
+/// `silent` ones which send nothing at all, and keeps them open until killed.
+struct Attacker {
+    pid: libc::pid_t,
+}
+
+impl Attacker {
+    fn start(path: &Path, header: &[u8], idle: usize, silent: usize) -> Attacker {
+        use std::os::unix::ffi::OsStrExt;
+        // Everything the child needs is prepared here: after fork it makes system calls only.
+        // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+        let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let bytes = path.as_os_str().as_bytes();
+        assert!(bytes.len() < address.sun_path.len(), "socket path too long");
+        for (dst, src) in address.sun_path.iter_mut().zip(bytes) {
+            *dst = *src as libc::c_char;
+        }
+        let mut ready = [0 as libc::c_int; 2];
+        // SAFETY: `ready` has room for the two fds pipe(2) writes.
+        assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0, "pipe");
+        // SAFETY: the child below only makes system calls (socket, connect, write, pause,
+        // _exit) on data prepared before the fork, so it touches no lock another thread of
+        // this test process may have held at the fork.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork");
+        if pid == 0 {
+            // SAFETY: system calls on the prepared address and header, in the child only.
+            unsafe {
+                libc::close(ready[0]);
+                for n in 0..idle + silent {
+                    let fd =
+                        libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+                    if fd < 0 {
+                        break;
+                    }
+                    let connected = libc::connect(
+                        fd,
+                        std::ptr::addr_of!(address).cast(),
+                        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                    );
+                    if connected == 0 && n < idle {
+                        libc::write(fd, header.as_ptr().cast(), header.len());
+                    }
+                }
+                libc::write(ready[1], b"r".as_ptr().cast(), 1);
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        // SAFETY: closing our copy of the write end; the read end is ours to read and close.
+        unsafe { libc::close(ready[1]) };
+        let mut byte = 0u8;
+        // SAFETY: reads one byte into `byte`; returns once the child has opened everything.
+        let n = unsafe { libc::read(ready[0], std::ptr::addr_of_mut!(byte).cast(), 1) };
+        // SAFETY: our own pipe fd.
+        unsafe { libc::close(ready[0]) };
+        assert_eq!(n, 1, "the attacker never got ready");
+        Attacker { pid }
+    }
+}
+
+impl Drop for Attacker {
+    fn drop(&mut self) {
+        // SAFETY: our own unreaped child: the pid cannot name another process.
+        unsafe {
+            libc::kill(self.pid, libc::SIGKILL);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// An ordinary client connects and allocates within [`SERVED_WITHIN`].
+fn an_ordinary_client_is_served(service: &ServiceProcess) {
+    let path = service.path().to_path_buf();
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let outcome = Connection::open(&path).and_then(|connection| {
+            let d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
+            connection
+                .allocator
+                .allocate2(&d, 1)
+                .map(|r| r.buffers.len())
+                .map_err(|e| format!("allocate2: {e:?}"))
+        });
+        let _ = tx.send(outcome);
+    });
+    match rx.recv_timeout(SERVED_WITHIN) {
+        Ok(Ok(1)) => {}
+        Ok(other) => panic!("the ordinary client failed: {other:?}"),
+        Err(_) => panic!(
+            "the ordinary client was not served within {:?}",
+            started.elapsed()
+        ),
+    }
+}
+
+#[test]
+fn idle_and_silent_connections_do_not_lock_clients_out() {
+    let mut service = ServiceProcess::start("idle", &[]);
+    let header = connection_header();
+    let baseline = service.steady_fd_count();
+    {
+        // One process: 64 connections that send the header and stop, 200 that send nothing.
+        let _attacker = Attacker::start(service.path(), &header, 64, 200);
+        std::thread::sleep(Duration::from_millis(300));
+        an_ordinary_client_is_served(&service);
+    }
+    assert!(service.alive(), "the service died");
+    let now = service.settle_fds(baseline);
+    assert!(now <= baseline, "service fds {now} > baseline {baseline}");
+    assert!(service.terminate());
+}
+
+#[test]
+fn many_idle_processes_do_not_lock_clients_out() {
+    let mut service = ServiceProcess::start("idle-many", &[]);
+    let header = connection_header();
+    let baseline = service.steady_fd_count();
+    {
+        // Six processes, each within any per-process bound but together over any total one.
+        let attackers: Vec<Attacker> = (0..6)
+            .map(|_| Attacker::start(service.path(), &header, 30, 10))
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        an_ordinary_client_is_served(&service);
+        // And a client connected before keeps working after others were let in.
+        let held = service.connect();
+        an_ordinary_client_is_served(&service);
+        let d = descriptor(32, 32, PixelFormat::RGBA_8888, CPU);
+        held.allocator
+            .allocate2(&d, 1)
+            .expect("a recently active client is not the one cut");
+        drop(attackers);
+    }
+    assert!(service.alive(), "the service died");
+    let now = service.settle_fds(baseline);
+    assert!(now <= baseline, "service fds {now} > baseline {baseline}");
+    assert!(service.terminate());
+}
