@@ -12,11 +12,25 @@ use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
 use central_gralloc::usage::Usage;
-use central_gralloc_memory::{Allocator, MemError, NativeHandle, Plan};
+use central_gralloc_memory::handle::HANDLE_FDS;
+use central_gralloc_memory::{Allocator, Limits, MemError, NativeHandle, Plan};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
+
+/// Most fds one binder reply carries on every transport the service is reached by: rsbinder's
+/// RPC transport refuses a message with more than 64 (AOSP's RPC binder allows 253, `SCM_MAX_FD`).
+/// Kernel binder has no count of its own: a reply's fds are bounded by the receiver's binder
+/// buffer space (each takes a 24-byte object and an 8-byte offset) and its fd limit, both far
+/// above 64 (the kernel tier's `memory.reply_fd_capacity` measures it). One bound for both
+/// keeps `allocate2` the same whichever way a client comes.
+pub const MAX_REPLY_FDS: usize = 64;
+
+/// Most buffers one `allocate2` reply carries: each handle takes [`HANDLE_FDS`] fds. A request
+/// for more is refused with `NO_RESOURCES` (ask for fewer) before anything is allocated or
+/// charged, where the transport would refuse the reply after both.
+pub const MAX_BUFFERS_PER_REPLY: u32 = (MAX_REPLY_FDS / HANDLE_FDS) as u32;
 
 /// Who is asking: the binder caller's identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +64,8 @@ struct Counters {
 /// failures.
 pub struct Gralloc {
     memory: Allocator,
+    /// The memory layer's per-request limits, the count cut to what one reply carries.
+    limits: Limits,
     quotas: QuotaTable,
     counters: Counters,
     failures: Mutex<FailureRing>,
@@ -60,8 +76,11 @@ pub struct Gralloc {
 impl Gralloc {
     /// A service allocating from `memory`, with per-client `quota`.
     pub fn new(memory: Allocator, quota: Quota) -> Gralloc {
+        let mut limits = memory.limits();
+        limits.max_count = limits.max_count.min(MAX_BUFFERS_PER_REPLY);
         Gralloc {
             memory,
+            limits,
             quotas: QuotaTable::new(quota),
             counters: Counters::default(),
             failures: Mutex::new(FailureRing::default()),
@@ -112,10 +131,11 @@ impl Gralloc {
             .filter(|&n| n > 0)
             .ok_or(ServiceError::InvalidCount(count))?;
         let plan = self.plan(info)?;
-        // The request limits first (a huge count is refused before any quota is touched), then
-        // the caller's quota, then the memory. Both count the metadata regions: their reserved
-        // bytes (up to 16 MiB a buffer) are the client's to choose, like the pixels.
-        let bytes = self.memory.limits().check(count, plan.buffer_bytes())?;
+        // The request limits first (a count over what one reply carries, or a huge one, is
+        // refused before any quota is touched), then the caller's quota, then the memory. Both
+        // count the metadata regions: their reserved bytes (up to 16 MiB a buffer) are the
+        // client's to choose, like the pixels.
+        let bytes = self.limits.check(count, plan.buffer_bytes())?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
         let allocation = self.memory.allocate_planned(&plan, count)?;
         self.quotas.hold(charge);
@@ -237,7 +257,7 @@ impl Gralloc {
             "(live buffers are not counted: clients free by closing fds, which the service cannot see)"
         )?;
         writeln!(w, "\n== limits")?;
-        let limits = self.memory.limits();
+        let limits = self.limits;
         writeln!(
             w,
             "per request       {} buffers, {} bytes",

@@ -192,3 +192,35 @@ fn many_idle_processes_do_not_lock_clients_out() {
     assert!(now <= baseline, "service fds {now} > baseline {baseline}");
     assert!(service.terminate());
 }
+
+#[test]
+fn counts_one_reply_cannot_carry_are_refused_before_anything_is_charged() {
+    // A 64x64 RGBA_8888 buffer and its metadata region take well under 64 KiB: with a 3 MB
+    // cap, 33 to 64 of them fit the quota once, not a dozen times.
+    let mut service = ServiceProcess::start("reply-cap", &["--quota-bytes", "3000000"]);
+    {
+        let connection = service.connect();
+        let d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
+        for count in [33, 40, 48, 63, 64, 33, 64, 33, 64, 33, 64, 33] {
+            let status = connection
+                .allocator
+                .allocate2(&d, count)
+                .map(|r| r.buffers.len())
+                .expect_err("more buffers than one reply carries");
+            assert_eq!(
+                status.service_specific_error(),
+                1,
+                "count {count}: NO_RESOURCES, not {status:?}"
+            );
+        }
+        // Nothing was charged: the largest count a reply carries still fits the quota.
+        let result = connection
+            .allocator
+            .allocate2(&d, 32)
+            .expect("32 buffers right after the refused requests");
+        assert_eq!(result.buffers.len(), 32);
+        assert!(result.buffers.iter().all(|b| b.fds.len() == 2));
+    }
+    assert!(service.alive());
+    assert!(service.terminate());
+}
