@@ -21,6 +21,14 @@ pub enum ServiceError {
     NeverFits(MemError),
     /// `allocate` (V1): its IMapper 4 encoded descriptor is not accepted.
     Deprecated,
+    /// The buffers were made but the process cannot open the copies of their fds that sending
+    /// the reply takes (`EMFILE`, `ENFILE`): the buffers are freed and nothing is charged.
+    ReplyFds {
+        /// The fds the reply carries.
+        fds: usize,
+        /// Why a copy could not be made.
+        error: std::io::Error,
+    },
 }
 
 impl ServiceError {
@@ -30,6 +38,7 @@ impl ServiceError {
             ServiceError::InvalidCount(_) => ErrorCode::BadDescriptor,
             ServiceError::Solve(e) => e.code(),
             ServiceError::Memory(e) => e.code(),
+            ServiceError::ReplyFds { .. } => ErrorCode::NoResources,
             ServiceError::Deprecated | ServiceError::NeverFits(_) => ErrorCode::Unsupported,
         }
     }
@@ -52,6 +61,9 @@ impl fmt::Display for ServiceError {
                     f,
                     "allocate (V1, IMapper 4 descriptors) is not supported; use allocate2"
                 )
+            }
+            ServiceError::ReplyFds { fds, error } => {
+                write!(f, "cannot send the reply's {fds} fds: {error}")
             }
         }
     }

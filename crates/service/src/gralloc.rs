@@ -13,7 +13,7 @@ use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
 use central_gralloc::usage::Usage;
 use central_gralloc_memory::handle::HANDLE_FDS;
-use central_gralloc_memory::{Allocator, Limits, MemError, NativeHandle, Plan};
+use central_gralloc_memory::{Allocator, Buffer, Limits, MemError, NativeHandle, Plan};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -138,6 +138,9 @@ impl Gralloc {
         let bytes = self.limits.check(count, plan.buffer_bytes())?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
         let allocation = self.memory.allocate_planned(&plan, count)?;
+        // Only once the reply can be sent is the allocation the client's: dropping it here
+        // frees the buffers, and dropping the charge refunds it.
+        reply_fds_available(&allocation.buffers)?;
         self.quotas.hold(charge);
         {
             // A poisoned lock only means another thread panicked mid-push; the ring is sound.
@@ -273,6 +276,26 @@ impl Gralloc {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         recent.dump(w)
     }
+}
+
+/// Checks that the process can still open the fds a reply of `buffers` needs: the binder
+/// library duplicates every fd it writes into a reply, after the method has returned, and a
+/// failure there reaches the client as a raw transaction error (`EMFILE`) with nothing logged.
+/// Duplicating each fd here, and closing the copies at once, finds the same shortage while it
+/// can still be a `NO_RESOURCES` the service logs. (Another thread can take the freed slots
+/// again before the reply is written; this closes the common case, one client near the limit.)
+fn reply_fds_available(buffers: &[Buffer]) -> Result<(), ServiceError> {
+    let fds = buffers.len() * HANDLE_FDS;
+    let mut copies = Vec::with_capacity(fds);
+    for buffer in buffers {
+        for fd in [buffer.fd(), buffer.metadata_fd()] {
+            let copy = fd
+                .try_clone_to_owned()
+                .map_err(|error| ServiceError::ReplyFds { fds, error })?;
+            copies.push(copy);
+        }
+    }
+    Ok(())
 }
 
 /// The request in one line, for the failure ring.

@@ -224,3 +224,86 @@ fn counts_one_reply_cannot_carry_are_refused_before_anything_is_charged() {
     assert!(service.alive());
     assert!(service.terminate());
 }
+
+/// Sets the soft limit on open fds of process `pid` (one of ours, same user); the old limits.
+fn set_fd_limit(pid: u32, soft: u64) -> libc::rlimit {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads the limits into `old`; a null new limit changes nothing.
+    let got = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            std::ptr::null(),
+            &mut old,
+        )
+    };
+    assert_eq!(got, 0, "prlimit read");
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: `new` is a valid rlimit; the soft limit stays within the hard one.
+    let set = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &new,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "prlimit set");
+    old
+}
+
+#[test]
+fn running_out_of_fds_for_the_reply_is_no_resources() {
+    let mut service = ServiceProcess::start("reply-fds", &[]);
+    {
+        let connection = service.connect();
+        let d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
+        let count = 8;
+        let open = service.steady_fd_count() as u64;
+        // Each budget leaves the service a few more fds: too few to make the buffers, enough
+        // to make them but not to send them (each reply fd is duplicated into the message),
+        // and enough for both.
+        let mut outcomes = Vec::new();
+        for spare in 0..(5 * count as u64) {
+            let old = set_fd_limit(service.pid(), open + spare);
+            let outcome = connection.allocator.allocate2(&d, count);
+            set_fd_limit(service.pid(), old.rlim_cur);
+            match outcome {
+                Ok(result) => {
+                    assert_eq!(result.buffers.len(), count as usize);
+                    outcomes.push("ok");
+                }
+                Err(status) => {
+                    assert_eq!(
+                        status.service_specific_error(),
+                        1,
+                        "{spare} spare fds: want NO_RESOURCES, got {status:?}"
+                    );
+                    outcomes.push("NO_RESOURCES");
+                }
+            }
+            // Let the quota window pass now and then.
+            if spare % 8 == 7 {
+                std::thread::sleep(Duration::from_millis(1100));
+            }
+        }
+        assert_eq!(outcomes.first(), Some(&"NO_RESOURCES"), "{outcomes:?}");
+        assert_eq!(outcomes.last(), Some(&"ok"), "{outcomes:?}");
+        // The budgets that fit the buffers but not their reply failed where the service logs
+        // and remembers why.
+        let (_session, debug) = connection.debug().expect("debug interface");
+        let dump = debug.dumpText(&[]).expect("dumpText");
+        assert!(
+            dump.contains("cannot send the reply's 16 fds"),
+            "no reply failure in the dump:\n{dump}"
+        );
+    }
+    assert!(service.alive());
+    assert!(service.terminate());
+}
