@@ -2,6 +2,7 @@
 
 use crate::error::ErrorCode;
 use crate::format::{FormatKind, PixelFormat};
+use crate::text::escaped;
 use crate::usage::Usage;
 use std::fmt;
 
@@ -16,6 +17,8 @@ pub const MAX_RESERVED_SIZE: u64 = 16 << 20;
 pub const OPTION_DATASPACE: &str = "android.hardware.graphics.common.Dataspace";
 /// Option name of the compression request.
 pub const OPTION_COMPRESSION: &str = "android.hardware.graphics.common.Compression";
+/// Most bytes of a client's option name an error message quotes (escaped, the rest counted).
+pub const OPTION_NAME_SHOWN: usize = 128;
 
 /// The raw fields of `BufferDescriptorInfo`, exactly as they cross the process boundary.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,8 +135,18 @@ impl fmt::Display for DescriptorError {
                     "reservedSize {n} exceeds the limit of {MAX_RESERVED_SIZE} bytes"
                 )
             }
-            UnknownOption(name) => write!(f, "unknown option `{name}`"),
-            UnsupportedOption(name, v) => write!(f, "option `{name}` = {v} is not supported"),
+            UnknownOption(name) => {
+                write!(
+                    f,
+                    "unknown option `{}`",
+                    escaped(name).within(OPTION_NAME_SHOWN)
+                )
+            }
+            UnsupportedOption(name, v) => write!(
+                f,
+                "option `{}` = {v} is not supported",
+                escaped(name).within(OPTION_NAME_SHOWN)
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::error::{MemError, SysOp};
 use central_gralloc::cache::SyncFlags;
+use central_gralloc::text::{escaped, prefix_within};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MFdFlags};
@@ -110,18 +111,18 @@ pub fn dma_heap_alloc(heap: BorrowedFd<'_>, len: u64) -> Result<OwnedFd, Errno> 
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The dma-buf name for a buffer called `name`: at most 31 bytes cut at a UTF-8 character
-/// boundary, NUL-padded, never empty.
+/// The dma-buf name for a buffer called `name`: escaped ([`escaped`]: the kernel shows it in
+/// `bufinfo` and `fdinfo` lines, where a newline would forge lines and a NUL would cut it), at
+/// most 31 bytes cut at a UTF-8 character boundary, NUL-padded, never empty.
 pub fn dma_buf_name(name: &str) -> [u8; DMA_BUF_NAME_LEN] {
     let name = if name.is_empty() { "gralloc" } else { name };
-    let mut end = name.len().min(DMA_BUF_NAME_LEN - 1);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
+    let shown = escaped(name).to_string();
     let mut out = [0u8; DMA_BUF_NAME_LEN];
-    for (dst, &src) in out.iter_mut().zip(&name.as_bytes()[..end]) {
-        // A NUL inside would silently cut the name; control bytes would garble dumps.
-        *dst = if src < 0x20 || src == 0x7f { b'?' } else { src };
+    for (dst, &src) in out
+        .iter_mut()
+        .zip(prefix_within(&shown, DMA_BUF_NAME_LEN - 1).as_bytes())
+    {
+        *dst = src;
     }
     out
 }
@@ -163,16 +164,10 @@ pub fn sealed_memfd(
     seal_grow: bool,
     seal_seals: bool,
 ) -> Result<OwnedFd, Errno> {
-    // memfd names are at most 249 bytes and must not contain NUL.
-    let mut end = name.len().min(200);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    let clean: Vec<u8> = name.as_bytes()[..end]
-        .iter()
-        .map(|&b| if b == 0 { b'?' } else { b })
-        .collect();
-    let cname = CString::new(clean).map_err(|_| Errno::EINVAL)?;
+    // memfd names are at most 249 bytes and must not contain NUL; escaped, because the name
+    // shows in /proc/PID/fd links and maps lines (no NUL remains after escaping).
+    let shown = escaped(name).to_string();
+    let cname = CString::new(prefix_within(&shown, 200)).map_err(|_| Errno::EINVAL)?;
     let fd = memfd_create(
         cname.as_c_str(),
         MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
@@ -331,7 +326,21 @@ mod tests {
         assert_eq!(cut[31], 0);
         let exact = "a".repeat(31);
         assert_eq!(&dma_buf_name(&exact)[..31], exact.as_bytes());
-        assert_eq!(&dma_buf_name("a\nb")[..4], b"a?b\0");
+        // Escaped: the kernel prints the name in bufinfo and fdinfo lines.
+        assert_eq!(&dma_buf_name("a\nb")[..5], b"a\\nb\0");
+        assert_eq!(&dma_buf_name("a\0b\u{2028}")[..15], b"a\\u{0}b\\u{2028}");
+    }
+
+    #[test]
+    fn memfd_names_are_escaped() {
+        use std::os::fd::AsRawFd;
+        let fd = sealed_memfd("cam\n0\u{1b}[2J\0x", 4096, true, true).unwrap();
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        let link = link.to_string_lossy();
+        assert!(
+            link.starts_with("/memfd:cam\\n0\\u{1b}[2J\\u{0}x"),
+            "{link}"
+        );
     }
 
     #[test]

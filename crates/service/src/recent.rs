@@ -7,6 +7,7 @@
 //! reserved areas are not kept, so the ring holds at most [`RECENT_LEN`] small regions.
 
 use central_gralloc::format::PixelFormat;
+use central_gralloc::text::escaped;
 use central_gralloc_memory::metadata::{self, SyncCounters};
 use central_gralloc_memory::{Buffer, CpuAccess, Mapping};
 use std::collections::VecDeque;
@@ -78,8 +79,13 @@ impl RecentBuffers {
             };
             writeln!(
                 w,
-                "{:#018x} {:?} {}x{} {} {} bytes, {syncs}",
-                r.id, r.name, r.width, r.height, r.format, r.size
+                "{:#018x} \"{}\" {}x{} {} {} bytes, {syncs}",
+                r.id,
+                escaped(&r.name),
+                r.width,
+                r.height,
+                r.format,
+                r.size
             )?;
         }
         Ok(())

@@ -307,3 +307,68 @@ fn running_out_of_fds_for_the_reply_is_no_resources() {
     assert!(service.alive());
     assert!(service.terminate());
 }
+
+#[test]
+fn client_text_cannot_forge_log_or_dump_lines() {
+    use central_gralloc_service::aidl::ExtendableType;
+    let log = std::env::temp_dir().join(format!("cg-forge-{}.log", std::process::id()));
+    let mut service = ServiceProcess::start_logging_to("forge", &[], &log);
+    // A forged log line and a forged dump section, with a terminal escape that clears the
+    // screen, a bell, a carriage return, Unicode line and paragraph separators, a C1 NEL and a
+    // right-to-left override.
+    let forged = "x\nallocator-service[1] WARN request failed: FORGED\r\n\n== last 1 failures (oldest first)\nFORGED\u{1b}[2J\u{7}\u{2028}FORGED\u{2029}\u{85}\u{202e}FORGED";
+    {
+        let connection = service.connect();
+        let mut d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
+        d.additionalOptions.push(ExtendableType {
+            name: forged.into(),
+            value: 1,
+        });
+        let status = connection.allocator.allocate2(&d, 1).unwrap_err();
+        assert_eq!(status.service_specific_error(), 2, "UNSUPPORTED");
+        // The descriptor's name reaches the dump's list of recent buffers.
+        let mut named = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
+        let name = "n\n== FORGED section\u{1b}[31m\u{2028}";
+        named.name = [0; 128];
+        named.name[..name.len()].copy_from_slice(name.as_bytes());
+        connection
+            .allocator
+            .allocate2(&named, 1)
+            .expect("a named buffer");
+        let (_session, debug) = connection.debug().expect("debug interface");
+        let dump = debug.dumpText(&[]).expect("dumpText");
+        assert_one_line_each(&dump, "dump");
+        assert!(dump.contains("FORGED"), "the client text is shown:\n{dump}");
+    }
+    assert!(service.terminate());
+    let text = std::fs::read_to_string(&log).expect("read the service log");
+    let _ = std::fs::remove_file(&log);
+    assert_one_line_each(&text, "log");
+    for line in text.lines() {
+        assert!(
+            line.starts_with("allocator-service["),
+            "a log line the service did not start:\n{line:?}"
+        );
+    }
+    assert!(text.contains("FORGED"), "the failure is logged:\n{text}");
+}
+
+/// Every occurrence of `FORGED` sits inside a line the service wrote, and no character that
+/// breaks, rewrites or reorders a line got through.
+fn assert_one_line_each(text: &str, what: &str) {
+    for c in text.chars() {
+        let breaks = c.is_control() && c != '\n';
+        let reorders = matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        assert!(!breaks && !reorders, "{what} holds {c:?}:\n{text}");
+    }
+    for line in text.lines() {
+        assert!(
+            !line.trim_start().starts_with("FORGED") && !line.starts_with("== FORGED"),
+            "{what} has a forged line {line:?}:\n{text}"
+        );
+        assert!(
+            !line.starts_with("allocator-service[1] "),
+            "{what} has a forged log line {line:?}"
+        );
+    }
+}

@@ -27,14 +27,25 @@ pub fn socket_path(tag: &str) -> PathBuf {
 impl ServiceProcess {
     /// Starts the service with the memfd backend and `extra` arguments; waits until it accepts.
     pub fn start(tag: &str, extra: &[&str]) -> ServiceProcess {
+        ServiceProcess::spawn(tag, extra, "error", Stdio::inherit())
+    }
+
+    /// As [`ServiceProcess::start`], logging at `warn` level into the file `log`.
+    pub fn start_logging_to(tag: &str, extra: &[&str], log: &Path) -> ServiceProcess {
+        let file = std::fs::File::create(log).expect("create the service log");
+        ServiceProcess::spawn(tag, extra, "warn", Stdio::from(file))
+    }
+
+    fn spawn(tag: &str, extra: &[&str], level: &str, stderr: Stdio) -> ServiceProcess {
         let path = socket_path(tag);
         let child = Command::new(env!("CARGO_BIN_EXE_allocator-service"))
             .arg("--socket")
             .arg(&path)
             .args(["--backend", "memfd"])
             .args(extra)
-            .env("CENTRAL_GRALLOC_LOG", "error")
+            .env("CENTRAL_GRALLOC_LOG", level)
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("spawn allocator-service");
         let service = ServiceProcess {
