@@ -454,7 +454,7 @@ impl BufferInfo {
                 return Err(bad("plane height", p.height, "fewer rows than the buffer"));
             }
             let row = p.width.checked_mul(u64::from(f.bits_per_pixel));
-            if row.is_none_or(|bits| bits.div_ceil(8) > p.stride) {
+            if row.map_or(true, |bits| bits.div_ceil(8) > p.stride) {
                 return Err(bad(
                     "plane stride",
                     p.stride,

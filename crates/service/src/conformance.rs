@@ -325,10 +325,9 @@ fn bad_counts_fail(a: &dyn IAllocator) -> CaseResult {
 }
 
 fn allocate_v1_is_unsupported(a: &dyn IAllocator) -> CaseResult {
-    #[allow(
-        deprecated,
-        reason = "allocate is the deprecated V1 entry point under test"
-    )]
+    // allocate is the deprecated V1 entry point under test. (No lint `reason =`: Android 15's
+    // rustc 1.78 predates it.)
+    #[allow(deprecated)]
     let result = a.allocate(&[0u8; 16], 1);
     expect_error(result, AllocationError::UNSUPPORTED, "allocate")
 }

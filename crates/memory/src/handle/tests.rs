@@ -167,9 +167,8 @@ fn wrong_fds_are_refused_and_closed() {
     assert!(e.to_string().contains("belongs to buffer"), "{e}");
     // A memfd that is not sealed.
     let loose: OwnedFd = {
-        let fd = nix::sys::memfd::memfd_create(c"loose", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-            .unwrap();
-        nix::unistd::ftruncate(&fd, b.info().size as i64).unwrap();
+        let fd = crate::sys::memfd(c"loose", libc::MFD_CLOEXEC).unwrap();
+        crate::sys::truncate(fd.as_fd(), b.info().size).unwrap();
         fd
     };
     assert!(decode(vec![loose, dup(b.metadata_fd())]).is_err());
