@@ -2,16 +2,18 @@
 
 mod common;
 
-use android_bp::{BluePrint, Module, Value};
-use common::{read, repo_root, ALLOCATOR_FRAGMENT, BINARY, INSTALL_PATH, PENDING, RC_PATH};
-use std::collections::{BTreeSet, HashMap};
+use android_bp::Module;
+use common::{
+    blueprint, by_name, name, read, repo_root, resolved, strings, ALLOCATOR_FRAGMENT, BINARY,
+    INSTALL_PATH, PENDING, RC_PATH,
+};
+use std::collections::BTreeSet;
 
 /// Crates the platform provides to vendor Rust modules (external/rust/crates, system/, AIDL
 /// backends). Anything else in `rustlibs` must be a library this file defines.
 const PLATFORM_RUSTLIBS: &[&str] = &[
     "android.hardware.common-V2-rust",
     "android.hardware.graphics.allocator-V2-rust",
-    "android.hardware.graphics.common-V5-rust",
     "libandroid_logger",
     "libanyhow",
     "libbinder_rs",
@@ -19,6 +21,7 @@ const PLATFORM_RUSTLIBS: &[&str] = &[
     "liblibc",
     "liblog_rust",
     "libnix",
+    "libproptest",
     "librustutils",
     "libserde_json",
 ];
@@ -35,49 +38,6 @@ const CARGO_ONLY: &[&str] = &[
     "crates/service/src/bin/",
     "benches/",
 ];
-
-fn blueprint() -> BluePrint {
-    BluePrint::parse(&read("Android.bp")).unwrap_or_else(|err| panic!("Android.bp: {err}"))
-}
-
-fn name(module: &Module) -> &str {
-    module
-        .get_string("name")
-        .map_or("<unnamed>", String::as_str)
-}
-
-fn strings(module: &Module, key: &str) -> Vec<String> {
-    match module.get(key) {
-        None => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(s) => s.clone(),
-                other => panic!("{}: {key} holds a non-string {other:?}", name(module)),
-            })
-            .collect(),
-        Some(other) => panic!("{}: {key} is not a string or list: {other:?}", name(module)),
-    }
-}
-
-fn by_name(bp: &BluePrint) -> HashMap<&str, &Module> {
-    bp.modules.iter().map(|m| (name(m), m)).collect()
-}
-
-/// `key` of `module`, following `defaults` (Soong appends lists from defaults to the module's).
-fn resolved(bp: &BluePrint, module: &Module, key: &str) -> Vec<String> {
-    let modules = by_name(bp);
-    let mut values = Vec::new();
-    for default in strings(module, "defaults") {
-        let parent = modules
-            .get(default.as_str())
-            .unwrap_or_else(|| panic!("{}: unknown defaults {default}", name(module)));
-        values.extend(resolved(bp, parent, key));
-    }
-    values.extend(strings(module, key));
-    values
-}
 
 #[test]
 fn parses_and_names_are_unique() {

@@ -4,7 +4,8 @@
 
 mod common;
 
-use central_gralloc_service::aidl::{BufferUsage, PixelFormat};
+use central_gralloc::format::PixelFormat;
+use central_gralloc_service::aidl::BufferUsage;
 use central_gralloc_service::conformance::{descriptor, run_named};
 use common::ServiceProcess;
 
