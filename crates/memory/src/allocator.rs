@@ -351,18 +351,29 @@ impl Allocator {
                 });
             }
         }
+        // Metadata regions come from the system-role heap whatever heap the buffer uses: cached
+        // memory every client may map (crate::metadata says why).
+        let metadata_heap = self
+            .heaps
+            .iter()
+            .find(|(role, _)| *role == HeapRole::System)
+            .map(|(_, heap)| heap.as_ref())
+            .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
         let mut buffers = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let memory = heap.allocate(size, &descriptor.name)?;
             let id = self.ids.next();
-            let metadata = metadata::create(&MetadataInit {
-                id,
-                name: &descriptor.name,
-                width: descriptor.width,
-                height: descriptor.height,
-                dataspace: descriptor.dataspace.unwrap_or(0),
-                reserved_size: placement.reserved_size,
-            })?;
+            let metadata = metadata::create(
+                metadata_heap,
+                &MetadataInit {
+                    id,
+                    name: &descriptor.name,
+                    width: descriptor.width,
+                    height: descriptor.height,
+                    dataspace: descriptor.dataspace.unwrap_or(0),
+                    reserved_size: placement.reserved_size,
+                },
+            )?;
             let layout = &placement.layout;
             let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
             for (dst, src) in planes.iter_mut().zip(layout.planes()) {
@@ -385,6 +396,7 @@ impl Allocator {
                 kind: heap.kind(),
                 reserved_size: placement.reserved_size,
                 metadata_size,
+                metadata_kind: metadata_heap.kind(),
                 planes,
                 plane_count: layout.planes().len() as u8,
             };
