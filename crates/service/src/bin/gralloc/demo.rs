@@ -259,6 +259,7 @@ fn demo_profile(name: &str) -> Result<(), String> {
              placements that need those properties are refused, not faked."
         );
     }
+    crate::lockround::print(&connection)?;
     let dump = connection
         .debug()
         .and_then(|(_session, d)| d.dumpText(&[]).map_err(|e| format!("{e:?}")));
@@ -288,6 +289,6 @@ pub fn run(rest: &[String]) -> u8 {
         }
     }
     println!();
-    print!("{}", central_gralloc::cache::shipped_table());
+    print!("{}", central_gralloc_coherency::shipped_table());
     0
 }

@@ -1,8 +1,8 @@
 //! Trace parsing errors, and every shipped trace replayed under every policy.
 
-use super::Trace;
-use crate::cache::policy::Policy;
-use crate::cache::report::{replay_trace, shipped_table, table, SHIPPED};
+use crate::policy::Policy;
+use crate::report::{replay_trace, shipped_table, table, SHIPPED};
+use crate::trace::Trace;
 
 fn error_line(text: &str) -> (usize, String) {
     let e = Trace::parse(text).expect_err("the trace is malformed");
@@ -76,16 +76,36 @@ fn a_well_formed_trace_parses() {
     assert_eq!(trace.events[2].line, 5);
 }
 
-/// Every shipped trace replays cleanly: the tracker makes no mistake and does exactly as few
-/// operations as the offline optimum; naive does strictly more on the camera, video and
-/// composition traces. (That `traces/` holds exactly these texts is `tests/shipped_traces.rs`:
-/// the unit tests also run on devices, where the source tree is not.)
+/// Every file in traces/ is shipped (compiled in) with the same text, and replays cleanly: the
+/// tracker makes no mistake and does exactly as few operations as the offline optimum; naive does
+/// strictly more on the camera, video and composition traces.
 #[test]
 fn every_shipped_trace_replays_at_the_optimum() {
-    for (name, text) in SHIPPED {
-        let trace = Trace::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "trace"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        SHIPPED.len(),
+        "traces/ and report::SHIPPED differ"
+    );
+    for path in files {
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let shipped = SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
+        assert_eq!(
+            shipped,
+            Some(text.as_str()),
+            "{name} is not in report::SHIPPED"
+        );
+        let trace = Trace::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let replay = replay_trace(&trace).unwrap();
-        let [naive, tracker, minimum] = replay.counts;
+        let [naive, tracker, minimum] =
+            [Policy::Naive, Policy::Tracker, Policy::Minimum].map(|p| replay.get(p));
         let shown = table(name, &trace, &replay);
         assert!(
             naive.correct() && tracker.correct() && minimum.correct(),
@@ -102,5 +122,7 @@ fn every_shipped_trace_replays_at_the_optimum() {
     }
     let summary = shipped_table();
     assert!(!summary.contains("error"), "{summary}");
-    assert_eq!(Policy::ALL.len(), 3);
+    for (position, policy) in Policy::ALL.into_iter().enumerate() {
+        assert_eq!(policy.index(), position, "{}", policy.name());
+    }
 }

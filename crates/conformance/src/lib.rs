@@ -1,6 +1,7 @@
 //! IAllocator conformance cases, run against any `IAllocator` proxy: the service over an RPC
 //! socket (`cargo test`), or over kernel binder from a second process (the VM tier, through the
-//! `conformance` binary). Each case prints `PASS name` or `FAIL name: reason`.
+//! `conformance` binary; a device, through Soong's `central_gralloc_conformance_test`). Each case
+//! prints `PASS name` or `FAIL name: reason`. Test code: no library a device ships links it.
 //!
 //! Reading of "every failure is a service-specific error with a value other than 0": an
 //! `AllocationError` can be `BAD_DESCRIPTOR`, whose value *is* 0, so the check is that the
@@ -12,17 +13,23 @@
 //! `fds_are_shared_memory` needs a second process: it re-runs the current executable as a peer
 //! (see [`peer_from_env`]), so every program that runs the cases must call that first: the
 //! `conformance` binary does in `main`, the test suite has the ignored `#[test]` [`PEER_TEST`].
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-use crate::aidl::{
-    AllocationError, AllocationResult, BufferDescriptorInfo, IAllocator, NativeHandle,
-};
 use binder::{Status, Strong};
 use central_gralloc::format::PixelFormat;
 use central_gralloc::usage::Usage;
 use central_gralloc_memory::metadata::HEADER_SIZE;
 use central_gralloc_memory::BufferInfo;
+use central_gralloc_service::aidl::{
+    AllocationError, AllocationResult, BufferDescriptorInfo, IAllocator, NativeHandle,
+};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
+
+mod peer;
+pub use peer::{peer_from_env, PEER_ENV, PEER_TEST};
+use peer::{share_with_peer, PeerTask};
 
 /// A case: `Ok` or the reason it failed.
 pub type CaseResult = Result<(), String>;
@@ -128,7 +135,8 @@ pub fn descriptor(
     usage: i64,
 ) -> BufferDescriptorInfo {
     // Built from the default and then filled: the graphics.common types of the fields are not
-    // named, so the Soong build needs no graphics.common version (crate::aidl says why).
+    // named, so the Soong build needs no graphics.common version (central_gralloc_service::aidl
+    // says why).
     let mut d = BufferDescriptorInfo::default();
     let tag = b"conformance";
     d.name[..tag.len()].copy_from_slice(tag);
@@ -330,8 +338,8 @@ fn bad_counts_fail(a: &dyn IAllocator) -> CaseResult {
 }
 
 fn allocate_v1_is_unsupported(a: &dyn IAllocator) -> CaseResult {
-    // allocate is the deprecated V1 entry point under test. (No lint `reason =`: Android 15's
-    // rustc 1.78 predates it.)
+    // `allocate` is the deprecated V1 entry point under test. (No lint `reason =`: Android
+    // 15's rustc 1.78 predates it.)
     #[allow(deprecated)]
     let result = a.allocate(&[0u8; 16], 1);
     expect_error(result, AllocationError::UNSUPPORTED, "allocate")
@@ -488,7 +496,3 @@ fn fds_are_shared_memory(a: &dyn IAllocator) -> CaseResult {
         },
     )
 }
-
-mod peer;
-pub use peer::{peer_from_env, PEER_ENV, PEER_TEST};
-use peer::{share_with_peer, PeerTask};

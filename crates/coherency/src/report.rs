@@ -1,59 +1,55 @@
 //! Replaying a trace under every policy, the traces we ship, and the tables that compare them.
 
-use super::policy::{replay, Counts, Policy};
-use super::trace::{Trace, TraceError};
+use crate::policy::{replay, Counts, Policy};
+use crate::trace::{Trace, TraceError};
 use std::fmt::Write as _;
 
 /// The traces in `traces/`, compiled in so the demo needs no files: `(name, text)`.
 pub const SHIPPED: [(&str, &str); 10] = [
     (
         "software-display",
-        include_str!("../../traces/software-display.trace"),
+        include_str!("../traces/software-display.trace"),
     ),
     (
         "gpu-composition",
-        include_str!("../../traces/gpu-composition.trace"),
+        include_str!("../traces/gpu-composition.trace"),
     ),
     (
         "camera-preview",
-        include_str!("../../traces/camera-preview.trace"),
+        include_str!("../traces/camera-preview.trace"),
     ),
     (
         "camera-analysis",
-        include_str!("../../traces/camera-analysis.trace"),
+        include_str!("../traces/camera-analysis.trace"),
     ),
     (
         "camera-recording",
-        include_str!("../../traces/camera-recording.trace"),
+        include_str!("../traces/camera-recording.trace"),
     ),
     (
         "video-playback",
-        include_str!("../../traces/video-playback.trace"),
+        include_str!("../traces/video-playback.trace"),
     ),
-    ("screenshot", include_str!("../../traces/screenshot.trace")),
-    ("cpu-relock", include_str!("../../traces/cpu-relock.trace")),
-    (
-        "front-buffer",
-        include_str!("../../traces/front-buffer.trace"),
-    ),
+    ("screenshot", include_str!("../traces/screenshot.trace")),
+    ("cpu-relock", include_str!("../traces/cpu-relock.trace")),
+    ("front-buffer", include_str!("../traces/front-buffer.trace")),
     (
         "cuttlefish-software-display",
-        include_str!("../../traces/cuttlefish-software-display.trace"),
+        include_str!("../traces/cuttlefish-software-display.trace"),
     ),
 ];
 
 /// A trace's counts under each policy, summed over its buffers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Replay {
-    /// Indexed like [`Policy::ALL`].
-    pub counts: [Counts; 3],
+    /// Indexed by [`Policy::index`].
+    pub counts: [Counts; Policy::ALL.len()],
 }
 
 impl Replay {
     /// The counts of `policy`.
     pub fn get(&self, policy: Policy) -> Counts {
-        let index = Policy::ALL.iter().position(|&p| p == policy).unwrap_or(0);
-        self.counts[index]
+        self.counts[policy.index()]
     }
 }
 
@@ -62,12 +58,13 @@ pub fn replay_trace(trace: &Trace) -> Result<Replay, TraceError> {
     let mut result = Replay::default();
     for (index, buffer) in trace.buffers.iter().enumerate() {
         let events = trace.events_of(index);
-        for (slot, policy) in result.counts.iter_mut().zip(Policy::ALL) {
+        for policy in Policy::ALL {
             // The parser already checked every event the tracker could refuse; say where, if not.
-            *slot += replay(policy, &buffer.domains, &events).map_err(|e| TraceError {
-                line: buffer.line,
-                message: format!("buffer `{}`: {e}", buffer.name),
-            })?;
+            result.counts[policy.index()] += replay(policy, &buffer.domains, &buffer.lock, &events)
+                .map_err(|e| TraceError {
+                    line: buffer.line,
+                    message: format!("buffer `{}`: {e}", buffer.name),
+                })?;
         }
     }
     Ok(result)
@@ -112,8 +109,9 @@ pub fn table(name: &str, trace: &Trace, replay: &Replay) -> String {
     out
 }
 
-/// One row per shipped trace: each policy's total cache operations, and the tracker's faults.
-/// This is what `gralloc demo` prints at its end.
+/// One row per shipped trace: each policy's total cache operations, the CPU-path syncs of the
+/// naive policy and of the mapper (the part a mapper decides), and the faults of the mapper and
+/// the tracker. This is what `gralloc demo` prints at its end.
 pub fn shipped_table() -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -122,21 +120,37 @@ pub fn shipped_table() -> String {
     );
     let _ = writeln!(
         out,
-        "{:<28} {:>6} {:>8} {:>8} {:>15}",
-        "trace", "naive", "tracker", "minimum", "tracker faults"
+        "mapper: what a device gets today (CPU locks only); tracker: what a kernel reporting device accesses would allow"
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>6} {:>7} {:>8} {:>8} {:>11} {:>12} {:>14} {:>15}",
+        "trace",
+        "naive",
+        "mapper",
+        "tracker",
+        "minimum",
+        "naive cpu",
+        "mapper cpu",
+        "mapper faults",
+        "tracker faults"
     );
     for (name, text) in SHIPPED {
         let row = Trace::parse(text).and_then(|trace| replay_trace(&trace));
         match row {
             Ok(r) => {
-                let tracker = r.get(Policy::Tracker);
+                let (mapper, tracker) = (r.get(Policy::Mapper), r.get(Policy::Tracker));
                 let _ = writeln!(
                     out,
-                    "{:<28} {:>6} {:>8} {:>8} {:>15}",
+                    "{:<28} {:>6} {:>7} {:>8} {:>8} {:>11} {:>12} {:>14} {:>15}",
                     name,
                     r.get(Policy::Naive).total(),
+                    mapper.total(),
                     tracker.total(),
                     r.get(Policy::Minimum).total(),
+                    r.get(Policy::Naive).cpu_syncs,
+                    mapper.cpu_syncs,
+                    mapper.stale_reads + mapper.lost_writes,
                     tracker.stale_reads + tracker.lost_writes
                 );
             }
