@@ -75,17 +75,19 @@ fn bench_lock_unlock() -> TestResult {
     let allocator = system_heap_allocator(Profile::builtin("soc").ok_or("no soc profile")?)?;
     let cases = [
         (
-            "gpu-written",
+            "gpu-written 1080p RGBA",
+            PixelFormat::RGBA_8888,
             Usage::GPU_RENDER_TARGET | Usage::CPU_READ_OFTEN,
         ),
         (
-            "camera-written",
+            "camera-written 1080p YUV420",
+            PixelFormat::YCBCR_420_888,
             Usage::CAMERA_OUTPUT | Usage::CPU_READ_OFTEN,
         ),
     ];
-    for (name, usage) in cases {
-        let desc = Descriptor::simple("bench", 1920, 1080, PixelFormat::RGBA_8888, usage)
-            .map_err(|e| e.to_string())?;
+    for (name, format, usage) in cases {
+        let desc =
+            Descriptor::simple("bench", 1920, 1080, format, usage).map_err(|e| e.to_string())?;
         let mut allocation = allocator.allocate(&desc, 1).context("allocate")?;
         let buffer = allocation.buffers.pop().ok_or("no buffer")?;
         let handle = BufferHandle::decode(buffer.into_handle()).context("decode")?;
