@@ -3,8 +3,9 @@
 
 mod common;
 
+use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::descriptor;
-use central_gralloc_service::aidl::{BufferUsage, PixelFormat};
+use central_gralloc_service::aidl::BufferUsage;
 use central_gralloc_service::rpc::{Connection, WIRE_VERSION};
 use common::ServiceProcess;
 use std::io::Read;
