@@ -16,6 +16,7 @@ const PLATFORM_RUSTLIBS: &[&str] = &[
     "android.hardware.graphics.allocator-V2-rust",
     "libandroid_logger",
     "libanyhow",
+    "libbinder_random_parcel_rs",
     "libbinder_rs",
     "libclap",
     "liblibc",
@@ -45,6 +46,28 @@ const CARGO_ONLY: &[&str] = &[
     "crates/service/src/bin/",
     "crates/coherency/",
     "benches/",
+    "fuzz/tests/",
+];
+
+/// Fuzz targets that only `cargo fuzz` builds, with why Soong cannot. Every other target of
+/// `fuzz/fuzz_targets/` is a `rust_fuzz` module.
+const HOST_ONLY_FUZZ_TARGETS: &[(&str, &str)] = &[
+    (
+        "fuzz/fuzz_targets/service_request.rs",
+        "drives an rsbinder session; fuzz/android/service_request.rs is the device's",
+    ),
+    (
+        "fuzz/fuzz_targets/trace_parse.rs",
+        "crates/coherency is Cargo-only",
+    ),
+    (
+        "fuzz/fuzz_targets/metadata_region.rs",
+        "the mapper's crate is only the rust_ffi_static behind mapper.central.so",
+    ),
+    (
+        "fuzz/fuzz_targets/mapper_metadata.rs",
+        "the mapper's crate is only the rust_ffi_static behind mapper.central.so",
+    ),
 ];
 
 /// Test and tooling crates. Soong may build one only as a library that tests alone link; no
@@ -55,6 +78,7 @@ const TOOLING: &[&str] = &["crates/coherency/", "crates/conformance/"];
 const NOT_SHIPPED: &[&str] = &[
     "rust_test",
     "rust_test_host",
+    "rust_fuzz",
     "rust_defaults",
     "cc_test",
     "package",
@@ -557,6 +581,38 @@ fn shipped_crates_do_not_name_tooling_crates() {
                     path.display()
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn every_fuzz_target_is_a_rust_fuzz_module_or_host_only_with_a_reason() {
+    let bp = blueprint();
+    let fuzzers: Vec<&Module> = bp.modules_by_type("rust_fuzz").collect();
+    let built: BTreeSet<String> = fuzzers
+        .iter()
+        .flat_map(|m| resolved(&bp, m, "srcs"))
+        .collect();
+    let dir = repo_root().join("fuzz/fuzz_targets");
+    for entry in std::fs::read_dir(&dir).expect("fuzz/fuzz_targets") {
+        let file = entry.expect("an entry").file_name();
+        let path = format!("fuzz/fuzz_targets/{}", file.to_string_lossy());
+        let host_only = HOST_ONLY_FUZZ_TARGETS.iter().any(|(p, _)| *p == path);
+        assert!(
+            built.contains(&path) != host_only,
+            "{path}: a rust_fuzz module, or listed as host-only, not both or neither"
+        );
+    }
+    for fuzzer in fuzzers {
+        for pattern in strings(fuzzer, "corpus") {
+            let (dir, glob) = pattern
+                .rsplit_once('/')
+                .unwrap_or_else(|| panic!("{}: corpus {pattern}", name(fuzzer)));
+            assert_eq!(glob, "*", "{}: corpus {pattern}", name(fuzzer));
+            let files = std::fs::read_dir(repo_root().join(dir))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            assert!(files > 0, "{}: corpus {pattern} is empty", name(fuzzer));
         }
     }
 }

@@ -21,6 +21,7 @@ const PLATFORM_CRATES: &[(&str, &str)] = &[
     ),
     ("libandroid_logger", "android_logger"),
     ("libanyhow", "anyhow"),
+    ("libbinder_random_parcel_rs", "binder_random_parcel_rs"),
     ("libbinder_rs", "binder"),
     ("liblibc", "libc"),
     ("liblog_rust", "log"),
@@ -39,13 +40,18 @@ fn aidl_version(module: &str) -> Option<(&str, u32)> {
     Some((interface, version.parse().ok()?))
 }
 
-/// The Rust modules (libraries, binaries, tests) with their sources.
+/// The Rust modules (libraries, binaries, tests, fuzzers) with their sources.
 fn rust_modules(bp: &android_bp::BluePrint) -> Vec<&Module> {
     bp.modules
         .iter()
-        .filter(|m| ["rust_library", "rust_binary", "rust_test"].contains(&m.typ.as_str()))
+        .filter(|m| {
+            ["rust_library", "rust_binary", "rust_test", "rust_fuzz"].contains(&m.typ.as_str())
+        })
         .collect()
 }
+
+/// The crate Soong adds to every `rust_fuzz` module without a `rustlibs` entry.
+const FUZZ_IMPLICIT_CRATE: &str = "libfuzzer_sys";
 
 #[test]
 fn aidl_interfaces_appear_in_one_version() {
@@ -350,6 +356,10 @@ fn ci_compiles_the_modules_with_their_rustlibs() {
             .map(|lib| crate_of(&bp, lib))
             .collect();
         let mut compiled = manifest_deps(&manifest, "[dependencies]");
+        let mut listed = listed;
+        if module.typ == "rust_fuzz" {
+            listed.insert(FUZZ_IMPLICIT_CRATE.to_owned());
+        }
         // A rust_test of a library's root is that library's unit tests: Cargo's dev-dependencies.
         if module.typ == "rust_test" && root.ends_with("/lib.rs") {
             compiled.extend(manifest_deps(&manifest, "[dev-dependencies]"));
