@@ -11,6 +11,11 @@
 //! bringup mapper-reader FD            (helper: the second process of mapper-pattern)
 //! bringup rc-option RC SERVICE KEY    print the arguments of SERVICE's KEY option (`user`,
 //!                                     `group`, ...) in RC, space-separated; exit 1 if absent
+//! bringup soak PIDFILE CALLS PROCS    PASS/FAIL soak.allocate2_kernel_binder (see soak.rs)
+//! bringup soak-client CALLS INDEX     (helper: one client process of soak)
+//! bringup kill-under-load PIDFILE PROCS SECONDS
+//!                                     PASS/FAIL faults.service_killed_under_load
+//! bringup load-client SECONDS INDEX   (helper: one client process of kill-under-load)
 //! ```
 //!
 //! `restart` kills the service whose pid the supervisor wrote to PIDFILE, expects its old proxy
@@ -21,6 +26,8 @@
 mod mapper;
 #[path = "../mapper_client.rs"]
 mod mapper_client;
+#[path = "bringup/soak.rs"]
+mod soak;
 
 use std::fs::File;
 use std::io::Read;
@@ -81,8 +88,34 @@ fn main() -> ExitCode {
             Err(_) => (None, Err(format!("`{fd}` is not an fd number"))),
         },
         ["rc-option", rc, service, keyword] => (None, rc_option(rc, service, keyword)),
+        ["soak", pidfile, calls, procs] => {
+            let name = "soak.allocate2_kernel_binder";
+            let run = count_arg(calls)
+                .and_then(|calls| Ok((calls, count_arg(procs)?)))
+                .and_then(|(calls, procs)| soak::soak(pidfile, calls, procs));
+            (Some(name.to_string()), with_info(name, run))
+        }
+        ["soak-client", calls, index] => (
+            None,
+            count_arg(calls)
+                .and_then(|calls| Ok((calls, count_arg(index)?)))
+                .and_then(|(calls, index)| soak::soak_client(calls, index)),
+        ),
+        ["kill-under-load", pidfile, procs, seconds] => {
+            let name = "faults.service_killed_under_load";
+            let run = count_arg(procs)
+                .and_then(|procs| Ok((procs, seconds_arg(seconds)?)))
+                .and_then(|(procs, limit)| soak::kill_under_load(pidfile, procs, limit));
+            (Some(name.to_string()), with_info(name, run))
+        }
+        ["load-client", seconds, index] => (
+            None,
+            seconds_arg(seconds)
+                .and_then(|limit| Ok((limit, count_arg(index)?)))
+                .and_then(|(limit, index)| soak::load_client(limit, index)),
+        ),
         _ => {
-            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | rc-option RC SERVICE KEYWORD");
+            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | rc-option RC SERVICE KEYWORD | soak PIDFILE CALLS PROCS | kill-under-load PIDFILE PROCS SECONDS");
             return ExitCode::from(2);
         }
     };
@@ -112,6 +145,15 @@ fn report(name: &str, result: Result<(), String>) -> ExitCode {
 
 fn info(name: &str, text: impl std::fmt::Display) {
     println!("INFO {name}: {text}");
+}
+
+fn count_arg(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| format!("`{text}` is not a count"))
+}
+
+/// Prints a successful run's figures as an INFO line of `name`.
+fn with_info(name: &str, run: Result<String, String>) -> Result<(), String> {
+    run.map(|figures| info(name, figures))
 }
 
 fn seconds_arg(text: &str) -> Result<Duration, String> {
