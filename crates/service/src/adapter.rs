@@ -4,7 +4,7 @@
 //! core's [`DescriptorInfo`], an allocation to `AllocationResult`, and errors to a `Status`
 //! through [`into_status`]; it holds no policy.
 
-use crate::gralloc::{Allocated, Caller, Gralloc};
+use crate::gralloc::{descriptor_line, request_line, Allocated, Caller, Gralloc};
 use crate::status::into_status;
 use android_hardware_common::aidl::android::hardware::common::NativeHandle::NativeHandle;
 use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allocator::{
@@ -36,7 +36,7 @@ impl AllocatorService {
 }
 
 /// The caller of the transaction being handled.
-fn caller() -> Caller {
+pub(crate) fn caller() -> Caller {
     Caller {
         pid: ThreadState::get_calling_pid(),
         uid: ThreadState::get_calling_uid(),
@@ -105,7 +105,9 @@ fn allocation_result(allocated: Allocated) -> AllocationResult {
 }
 
 impl IAllocator for AllocatorService {
-    fn allocate(&self, _descriptor: &[u8], _count: i32) -> binder::Result<AllocationResult> {
+    fn allocate(&self, descriptor: &[u8], count: i32) -> binder::Result<AllocationResult> {
+        let what = format!("{} descriptor bytes, count {count}", descriptor.len());
+        let _watch = self.gralloc.watch("allocate", caller(), what);
         Err(into_status(self.gralloc.allocate_v1(caller())))
     }
 
@@ -114,17 +116,29 @@ impl IAllocator for AllocatorService {
         descriptor: &BufferDescriptorInfo,
         count: i32,
     ) -> binder::Result<AllocationResult> {
+        let info = descriptor_info(descriptor);
+        let _watch = self
+            .gralloc
+            .watch("allocate2", caller(), request_line(&info, count));
+        // The reply is written after this returns: its fds' copies are made then, unwatched.
         self.gralloc
-            .allocate(&descriptor_info(descriptor), count, caller())
+            .allocate(&info, count, caller())
             .map(allocation_result)
             .map_err(into_status)
     }
 
     fn isSupported(&self, descriptor: &BufferDescriptorInfo) -> binder::Result<bool> {
-        Ok(self.gralloc.is_supported(&descriptor_info(descriptor)))
+        let info = descriptor_info(descriptor);
+        let _watch = self
+            .gralloc
+            .watch("isSupported", caller(), descriptor_line(&info));
+        Ok(self.gralloc.is_supported(&info))
     }
 
     fn getIMapperLibrarySuffix(&self) -> binder::Result<String> {
+        let _watch = self
+            .gralloc
+            .watch("getIMapperLibrarySuffix", caller(), String::new());
         Ok(MAPPER_SUFFIX.to_string())
     }
 }
@@ -138,6 +152,7 @@ impl binder::Interface for AllocatorService {
         writer: &mut dyn std::io::Write,
         args: &[String],
     ) -> binder::rsbinder::Result<()> {
+        let _watch = self.gralloc.watch("dump", caller(), String::new());
         self.gralloc.dump(writer, args).map_err(|e| {
             log::error!("dump: {e}");
             binder::StatusCode::from(e)
@@ -154,6 +169,7 @@ impl binder::Interface for AllocatorService {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        let _watch = self.gralloc.watch("dump", caller(), String::new());
         self.gralloc.dump(writer, &args).map_err(|e| {
             log::error!("dump: {e}");
             binder::StatusCode::UNKNOWN_ERROR

@@ -36,6 +36,8 @@ impl binder::Interface for DebugService {}
 
 impl IAllocatorDebug for DebugService {
     fn dumpText(&self, args: &[String]) -> binder::Result<String> {
+        let caller = crate::adapter::caller();
+        let _watch = self.gralloc.watch("dumpText", caller, String::new());
         let mut text = Vec::new();
         if let Err(e) = self.gralloc.dump(&mut text, args) {
             log::error!("debug dump: {e}");

@@ -8,6 +8,7 @@ use crate::error::ServiceError;
 use crate::failures::{bounded, Failure, FailureRing};
 use crate::quota::{Quota, QuotaTable};
 use crate::recent::RecentBuffers;
+use crate::watchdog::{self, Watch, Watchdog};
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
@@ -70,12 +71,19 @@ pub struct Gralloc {
     counters: Counters,
     failures: Mutex<FailureRing>,
     recent: Mutex<RecentBuffers>,
+    watchdog: Watchdog,
     started: SystemTime,
 }
 
 impl Gralloc {
-    /// A service allocating from `memory`, with per-client `quota`.
+    /// A service allocating from `memory`, with per-client `quota` and the default watchdog.
     pub fn new(memory: Allocator, quota: Quota) -> Gralloc {
+        Gralloc::with_watchdog(memory, quota, Watchdog::default())
+    }
+
+    /// A service allocating from `memory`, with per-client `quota`, whose binder calls
+    /// `watchdog` watches.
+    pub fn with_watchdog(memory: Allocator, quota: Quota, watchdog: Watchdog) -> Gralloc {
         let mut limits = memory.limits();
         limits.max_count = limits.max_count.min(MAX_BUFFERS_PER_REPLY);
         Gralloc {
@@ -85,6 +93,7 @@ impl Gralloc {
             counters: Counters::default(),
             failures: Mutex::new(FailureRing::default()),
             recent: Mutex::new(RecentBuffers::default()),
+            watchdog,
             started: SystemTime::now(),
         }
     }
@@ -97,6 +106,12 @@ impl Gralloc {
     /// The memory layer.
     pub fn memory(&self) -> &Allocator {
         &self.memory
+    }
+
+    /// Watches the binder call `method` from `caller` about `what` (see [`crate::watchdog`]);
+    /// every binder method holds one for its whole run.
+    pub fn watch(&self, method: &'static str, caller: Caller, what: String) -> Watch {
+        self.watchdog.watch(method, caller, what)
     }
 
     /// `allocate2`: `count` buffers for `info`, all with one stride, or nothing at all.
@@ -130,18 +145,23 @@ impl Gralloc {
             .ok()
             .filter(|&n| n > 0)
             .ok_or(ServiceError::InvalidCount(count))?;
+        watchdog::step("solving");
         let plan = self.plan(info)?;
         // The request limits first (a count over what one reply carries, or a huge one, is
         // refused before any quota is touched), then the caller's quota, then the memory. Both
         // count the metadata regions: their reserved bytes (up to 16 MiB a buffer) are the
         // client's to choose, like the pixels.
         let bytes = self.limits.check(count, plan.buffer_bytes())?;
+        watchdog::step("charging the quota");
         let charge = self.quotas.charge(caller.uid, bytes)?;
+        watchdog::step("allocating");
         let allocation = self.memory.allocate_planned(&plan, count)?;
+        watchdog::step("checking the reply's fds");
         // Only once the reply can be sent is the allocation the client's: dropping it here
         // frees the buffers, and dropping the charge refunds it.
         reply_fds_available(&allocation.buffers)?;
         self.quotas.hold(charge);
+        watchdog::step("remembering the buffers");
         {
             // A poisoned lock only means another thread panicked mid-push; the ring is sound.
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
@@ -192,6 +212,7 @@ impl Gralloc {
         self.counters
             .supported_queries
             .fetch_add(1, Ordering::Relaxed);
+        watchdog::step("solving");
         self.plan(info).is_ok()
     }
 
@@ -267,6 +288,7 @@ impl Gralloc {
             limits.max_count, limits.max_batch_bytes
         )?;
         self.quotas.describe(w)?;
+        self.watchdog.dump(w)?;
         let ring = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         writeln!(w, "\n== last {} failures (oldest first)", ring.len())?;
         for failure in ring.iter() {
@@ -298,11 +320,17 @@ fn reply_fds_available(buffers: &[Buffer]) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// The request in one line, for the failure ring.
-fn request_line(info: &DescriptorInfo, count: i32) -> String {
+/// The request in one line, for the failure ring and the watchdog: numbers and this service's
+/// names only, never the client's text.
+pub fn request_line(info: &DescriptorInfo, count: i32) -> String {
+    format!("{} count {count}", descriptor_line(info))
+}
+
+/// The descriptor in one line (see [`request_line`]).
+pub fn descriptor_line(info: &DescriptorInfo) -> String {
     let format = PixelFormat(info.format);
     format!(
-        "{}x{}x{} {format} usage {} count {count}",
+        "{}x{}x{} {format} usage {}",
         info.width,
         info.height,
         info.layer_count,

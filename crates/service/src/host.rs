@@ -82,6 +82,15 @@ pub fn gralloc_with_quota(
     choice: &MemoryChoice,
     quota_bytes: Option<u64>,
 ) -> Result<Arc<Gralloc>, String> {
+    gralloc_with(choice, quota_bytes, crate::watchdog::DEFAULT_THRESHOLD)
+}
+
+/// As [`gralloc_with_quota`], with the binder call watchdog's threshold.
+pub fn gralloc_with(
+    choice: &MemoryChoice,
+    quota_bytes: Option<u64>,
+    watchdog: std::time::Duration,
+) -> Result<Arc<Gralloc>, String> {
     let memory = allocator(choice)?;
     for line in memory.describe() {
         log::info!("heap {line}");
@@ -98,7 +107,12 @@ pub fn gralloc_with_quota(
         quota.cap_bytes,
         quota.window.as_millis()
     );
-    Ok(Arc::new(Gralloc::new(memory, quota)))
+    log::info!("binder call watchdog: {} ms", watchdog.as_millis());
+    Ok(Arc::new(Gralloc::with_watchdog(
+        memory,
+        quota,
+        crate::watchdog::Watchdog::new(watchdog),
+    )))
 }
 
 /// The IAllocator binder for `gralloc`.

@@ -35,6 +35,7 @@ pub mod recent;
 #[cfg(host_binder)]
 pub mod rpc;
 pub mod status;
+pub mod watchdog;
 
 /// The AIDL types the service speaks, under one path for the binaries and tests.
 ///

@@ -15,7 +15,7 @@ use std::sync::Arc;
 const USAGE: &str =
     "usage: allocator-service [--socket PATH | --binder DEVICE] [--profile NAME|FILE]
                          [--backend dmaheap|udmabuf|memfd|auto] [--stand-in]
-                         [--quota-bytes N]
+                         [--quota-bytes N] [--watchdog-ms N]
   (no endpoint)   the Android service, started as init starts it from the .rc (no arguments):
                   registers android.hardware.graphics.allocator.IAllocator/default with the
                   service manager on /dev/binder; profile from $CENTRAL_GRALLOC_PROFILE (the
@@ -35,6 +35,8 @@ const USAGE: &str =
                   uncached, protected) with that backend; handles say which backend made them
   --quota-bytes N bytes one client (uid) may be handed per one-second window (default: twice
                   the per-request limit); benchmarks raise it so a tight loop is not refused
+  --watchdog-ms N log a binder call that runs longer than N ms, with what it was doing
+                  (default 2000)
   env CENTRAL_GRALLOC_LOG=error|warn|info|debug|off (default info)";
 
 /// Binder threads, as the reference allocator services use.
@@ -73,6 +75,7 @@ struct Options {
     endpoint: Endpoint,
     choice: MemoryChoice,
     quota_bytes: Option<u64>,
+    watchdog: std::time::Duration,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -82,6 +85,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut backend = None;
     let mut stand_in = false;
     let mut quota_bytes = None;
+    let mut watchdog = central_gralloc_service::watchdog::DEFAULT_THRESHOLD;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -102,6 +106,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                         format!("--quota-bytes: `{text}` is not a positive integer")
                     })?;
                 quota_bytes = Some(bytes);
+            }
+            "--watchdog-ms" => {
+                let text = value()?;
+                let ms = text
+                    .parse::<u64>()
+                    .map_err(|_| format!("--watchdog-ms: `{text}` is not a number"))?;
+                watchdog = std::time::Duration::from_millis(ms);
             }
             _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
         }
@@ -127,6 +138,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         endpoint,
         choice,
         quota_bytes,
+        watchdog,
     })
 }
 
@@ -158,7 +170,7 @@ fn main() -> ExitCode {
             options.choice.profile,
             options.choice.backend
         );
-        let gralloc = host::gralloc_with_quota(&options.choice, options.quota_bytes)?;
+        let gralloc = host::gralloc_with(&options.choice, options.quota_bytes, options.watchdog)?;
         match options.endpoint {
             Endpoint::Socket(path) => host::serve_until_signal(&path, gralloc),
             Endpoint::Binder(device) => serve_binder(&device, gralloc),
