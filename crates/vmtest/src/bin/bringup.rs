@@ -11,6 +11,8 @@
 //! bringup mapper-reader FD            (helper: the second process of mapper-pattern)
 //! bringup rc-option RC SERVICE KEY    print the arguments of SERVICE's KEY option (`user`,
 //!                                     `group`, ...) in RC, space-separated; exit 1 if absent
+//! bringup reply-limit                 PASS/FAIL bringup.allocate2_reply_limit (reply_limit.rs)
+//! bringup reply-fds                   PASS/FAIL bringup.kernel_binder_reply_fds (reply_limit.rs)
 //! bringup soak PIDFILE CALLS PROCS    PASS/FAIL soak.allocate2_kernel_binder (see soak.rs)
 //! bringup soak-client CALLS INDEX     (helper: one client process of soak)
 //! bringup kill-under-load PIDFILE PROCS SECONDS
@@ -26,6 +28,8 @@
 mod mapper;
 #[path = "../mapper_client.rs"]
 mod mapper_client;
+#[path = "bringup/reply_limit.rs"]
+mod reply_limit;
 #[path = "bringup/soak.rs"]
 mod soak;
 
@@ -88,6 +92,20 @@ fn main() -> ExitCode {
             Err(_) => (None, Err(format!("`{fd}` is not an fd number"))),
         },
         ["rc-option", rc, service, keyword] => (None, rc_option(rc, service, keyword)),
+        ["reply-limit"] => {
+            let name = "bringup.allocate2_reply_limit";
+            (
+                Some(name.to_string()),
+                with_info(name, reply_limit::reply_limit()),
+            )
+        }
+        ["reply-fds"] => {
+            let name = "bringup.kernel_binder_reply_fds";
+            (
+                Some(name.to_string()),
+                with_info(name, reply_limit::reply_fds()),
+            )
+        }
         ["soak", pidfile, calls, procs] => {
             let name = "soak.allocate2_kernel_binder";
             let run = count_arg(calls)
@@ -115,7 +133,7 @@ fn main() -> ExitCode {
                 .and_then(|(limit, index)| soak::load_client(limit, index)),
         ),
         _ => {
-            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | rc-option RC SERVICE KEYWORD | soak PIDFILE CALLS PROCS | kill-under-load PIDFILE PROCS SECONDS");
+            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | rc-option RC SERVICE KEYWORD | reply-limit | reply-fds | soak PIDFILE CALLS PROCS | kill-under-load PIDFILE PROCS SECONDS");
             return ExitCode::from(2);
         }
     };
