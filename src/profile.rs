@@ -392,6 +392,8 @@ fn device_key(device: &mut Device, key: &str, value: &str) -> Result<(), String>
         "height-align" => c.height_align = parse_positive(key, value)?,
         "offset-align" => c.offset_align = parse_positive(key, value)?,
         "size-align" => c.size_align = parse_positive(key, value)?,
+        "min-width" => c.min_width = parse_u32(key, value)?,
+        "min-height" => c.min_height = parse_u32(key, value)?,
         "max-width" => c.max_width = parse_u32(key, value)?,
         "max-height" => c.max_height = parse_u32(key, value)?,
         "max-stride" => c.max_stride = parse_positive(key, value)?,
@@ -463,6 +465,12 @@ impl fmt::Display for Profile {
                 "  offset-align = {}\n  size-align = {}",
                 c.offset_align, c.size_align
             )?;
+            // 0 (no minimum) has no spelling in the file: the key is left out.
+            for (key, min) in [("min-width", c.min_width), ("min-height", c.min_height)] {
+                if min > 0 {
+                    writeln!(f, "  {key} = {min}")?;
+                }
+            }
             writeln!(
                 f,
                 "  max-width = {}\n  max-height = {}",
@@ -500,6 +508,8 @@ pub fn format_list(set: FormatSet) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+mod overlay;
 
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,17 @@ pub enum SolveError {
         /// The device's limit.
         limit: u64,
     },
+    /// The buffer is smaller than a device's minimum.
+    Minimum {
+        /// The device.
+        device: String,
+        /// Which minimum (`width`, `height`).
+        what: &'static str,
+        /// The buffer's value.
+        value: u64,
+        /// The device's minimum.
+        minimum: u64,
+    },
     /// A device cannot touch protected memory.
     NotProtected(String),
     /// A device's alignment cannot be combined with the others' within 64 bits.
@@ -112,6 +123,14 @@ impl fmt::Display for SolveError {
                 limit,
             } => {
                 write!(f, "{device}: {what} {value} exceeds its limit {limit}")
+            }
+            SolveError::Minimum {
+                device,
+                what,
+                value,
+                minimum,
+            } => {
+                write!(f, "{device}: {what} {value} is below its minimum {minimum}")
             }
             SolveError::NotProtected(device) => {
                 write!(f, "{device} cannot access protected memory")
@@ -474,7 +493,21 @@ pub fn check_device(
     let planes = l.planes();
     // A BLOB is one row of `width` bytes (a JPEG, a GPU data buffer): the pixel and pitch limits
     // say nothing about it, its size limit says everything.
+    let minimum = |what: &'static str, value: u32, minimum: u32| {
+        if value < minimum {
+            Err(SolveError::Minimum {
+                device: device.name.clone(),
+                what,
+                value: u64::from(value),
+                minimum: u64::from(minimum),
+            })
+        } else {
+            Ok(())
+        }
+    };
     if !blob {
+        minimum("width", descriptor.width, c.min_width)?;
+        minimum("height", descriptor.height, c.min_height)?;
         limit("width", u64::from(descriptor.width), u64::from(c.max_width))?;
         limit(
             "height",

@@ -8,7 +8,7 @@ use crate::gralloc::Gralloc;
 use crate::quota::Quota;
 use crate::rpc::{debug_socket_path, SocketServer};
 use binder::{Interface, Strong};
-use central_gralloc::profile::{HeapRole, Profile};
+use central_gralloc::profile::HeapRole;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Heap, Limits, MemfdHeap, Udmabuf};
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ use std::sync::Arc;
 /// How to make the memory: `--profile`, `--backend`, `--stand-in`.
 #[derive(Clone, Debug)]
 pub struct MemoryChoice {
-    /// A built-in profile name or a profile file.
+    /// A built-in profile name, a profile file, or `probe[:OVERLAY]` (the running kernel's
+    /// devices, see `central_gralloc_probe::resolve_profile`).
     pub profile: String,
     /// `dmaheap`, `udmabuf`, `memfd` or `auto`.
     pub backend: String,
@@ -42,7 +43,7 @@ impl Default for MemoryChoice {
 /// layer tells the solver that a stand-in is neither contiguous nor address-limited, so a
 /// buffer for a 32-bit device stays `UNSUPPORTED`, and every handle says `memfd`/`udmabuf`.
 pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
-    let profile = Profile::resolve(&choice.profile).map_err(|e| e.to_string())?;
+    let profile = central_gralloc_probe::resolve_profile(&choice.profile)?;
     let system_heap = profile
         .heap(HeapRole::System)
         .map_or("system".to_string(), |h| h.name.clone());

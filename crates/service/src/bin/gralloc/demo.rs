@@ -1,11 +1,11 @@
 //! `gralloc demo`: starts the service in a child process, allocates a realistic set of buffers
-//! through it for the `soc` and `cuttlefish` profiles, prints what it got, and ends with the
+//! through it for the `soc` and `cuttlefish` profiles (and the probed profile of this machine
+//! when its kernel has a display or camera), prints what it got, and ends with the
 //! cache-maintenance replay table of the shipped traces.
 
 use crate::client::{allocation_error_name, decode};
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
-use central_gralloc::profile::Profile;
 use central_gralloc::solver::solve;
 use central_gralloc::usage::Usage;
 use central_gralloc_memory::BufferKind;
@@ -169,7 +169,7 @@ fn info(request: &Request) -> Result<DescriptorInfo, String> {
 }
 
 fn demo_profile(name: &str) -> Result<(), String> {
-    let declared = Profile::resolve(name).map_err(|e| e.to_string())?;
+    let declared = central_gralloc_probe::resolve_profile(name)?;
     let mut child = ServiceChild::start(name)?;
     let connection = child.connect()?;
     println!("\n== profile {name}: allocations through allocator-service over RPC binder");
@@ -282,7 +282,28 @@ pub fn run(rest: &[String]) -> u8 {
         eprintln!("gralloc demo: {e}");
         return 2;
     }
-    for profile in ["soc", "cuttlefish"] {
+    let mut profiles = vec!["soc", "cuttlefish"];
+    // A machine with displays or cameras the kernel describes gets its own profile too.
+    let probed = central_gralloc_probe::probe();
+    let found: Vec<&str> = probed
+        .sections
+        .iter()
+        .filter(|s| s.kind == "device" && s.name != "cpu")
+        .map(|s| s.name.as_str())
+        .collect();
+    if found.is_empty() {
+        println!(
+            "(`gralloc probe` finds no display or camera on this machine: built-in profiles only)"
+        );
+    } else {
+        println!(
+            "This machine's kernel has {}: the demo ends with the profile `gralloc probe` reads \
+             from it (`probe`).",
+            found.join(", ")
+        );
+        profiles.push("probe");
+    }
+    for profile in profiles {
         if let Err(e) = demo_profile(profile) {
             eprintln!("gralloc demo: profile {profile}: {e}");
             return 1;
