@@ -185,7 +185,12 @@ pub fn create(heap: &dyn Heap, init: &MetadataInit<'_>) -> Result<OwnedFd, MemEr
         bytes: init.reserved_size,
         limit: MAX_RESERVED_SIZE,
     })?;
-    let fd = heap.allocate(size, &format!("meta:{}", init.name))?;
+    write_header(heap.allocate(size, &format!("meta:{}", init.name))?, init)
+}
+
+/// Writes a new region's header into `fd`, a fresh buffer of [`region_size`] bytes that nobody
+/// has written (everything not written stays the heap's zeros), and returns it.
+pub fn write_header(fd: OwnedFd, init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     // Fixed-size buffer and constant offsets below HEADER_SIZE: the indexing cannot go out of bounds.
     let mut head = [0u8; OFFSET_SYNCS_DECIDED];
     put_u32(&mut head, OFFSET_MAGIC, MAGIC);
