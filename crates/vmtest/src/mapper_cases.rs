@@ -167,12 +167,12 @@ const SYNC_FUNCTIONS: [&str; 2] = [
 
 /// The function tracer, filtered to [`SYNC_FUNCTIONS`]: an count of the kernel's CPU-access syncs
 /// that owes nothing to the mapper's own counters.
-struct SyncTracer {
+pub(crate) struct SyncTracer {
     dir: std::path::PathBuf,
 }
 
 impl SyncTracer {
-    fn open() -> Result<SyncTracer, String> {
+    pub(crate) fn open() -> Result<SyncTracer, String> {
         let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
         let dir = candidates
             .iter()
@@ -192,13 +192,13 @@ impl SyncTracer {
     }
 
     /// Clears the buffer and starts counting.
-    fn start(&self) -> TestResult {
+    pub(crate) fn start(&self) -> TestResult {
         self.write("trace", "")?;
         self.write("tracing_on", "1")
     }
 
     /// Stops and returns the calls of each of [`SYNC_FUNCTIONS`].
-    fn stop(&self) -> Result<[u64; 2], String> {
+    pub(crate) fn stop(&self) -> Result<[u64; 2], String> {
         self.write("tracing_on", "0")?;
         let text = std::fs::read_to_string(self.dir.join("trace")).context("read trace")?;
         let mut counts = [0u64; 2];
