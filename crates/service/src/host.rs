@@ -49,6 +49,8 @@ impl Default for MemoryChoice {
 /// buffer for a 32-bit device stays `UNSUPPORTED`, and every handle says `memfd`/`udmabuf`.
 pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
     let profile = central_gralloc_probe::resolve_profile(&choice.profile)?;
+    let devices: Vec<&str> = profile.devices().iter().map(|d| d.name.as_str()).collect();
+    log::info!("profile {}: devices {}", profile.name, devices.join(", "));
     let system_heap = profile
         .heap(HeapRole::System)
         .map_or("system".to_string(), |h| h.name.clone());

@@ -36,6 +36,14 @@ pub const TESTS: &[TestCase] = &[
         name: "probe.camera_to_mapper",
         run: camera_to_mapper,
     },
+    TestCase {
+        name: "probe.service_profile",
+        run: service_profile,
+    },
+    TestCase {
+        name: "probe.demo",
+        run: demo,
+    },
 ];
 
 /// vivid's "OSD Text Mode" control: 2 draws no text, so frames depend only on the pattern.
@@ -807,4 +815,151 @@ fn handoff(probe: &Probe, profile: &Profile) -> Result<(String, Vec<(u64, u64)>)
             Err(format!("{signal:?}: {report}"))
         }
     }
+}
+
+// ---- the service and the CLI on the probed profile -------------------------------------------
+
+/// Runs `gralloc ARGS`: (exit code, stdout, stderr).
+fn gralloc(args: &[&str]) -> Result<(i32, String, String), String> {
+    let out = std::process::Command::new("gralloc")
+        .args(args)
+        .output()
+        .context(format!("gralloc {}", args.join(" ")))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// An `allocator-service --socket` child; SIGTERM and reaped on drop.
+struct Service {
+    child: std::process::Child,
+    socket: String,
+}
+
+impl Service {
+    fn start(socket: &str, profile: &str) -> Result<Service, String> {
+        let _ = std::fs::remove_file(socket);
+        let child = std::process::Command::new("allocator-service")
+            .args(["--socket", socket, "--profile", profile])
+            .env("CENTRAL_GRALLOC_LOG", "warn")
+            .spawn()
+            .context("start allocator-service")?;
+        let service = Service {
+            child,
+            socket: socket.to_string(),
+        };
+        // It probes before it listens: wait for the dump to answer.
+        for _ in 0..200 {
+            if gralloc(&["dump", "--socket", socket])?.0 == 0 {
+                return Ok(service);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err(format!(
+            "allocator-service --profile {profile} did not answer within 20 s"
+        ))
+    }
+
+    /// `gralloc alloc` of a camera frame for the CPU: the JSON answer.
+    fn camera_frame(&self) -> Result<serde_json::Value, String> {
+        let (_, out, err) = gralloc(&[
+            "alloc",
+            "--socket",
+            &self.socket,
+            "--width",
+            "1280",
+            "--height",
+            "720",
+            "--format",
+            "YCBCR_420_888",
+            "--usage",
+            "CAMERA_OUTPUT|CPU_READ_OFTEN",
+            "--json",
+        ])?;
+        serde_json::from_str(out.trim()).map_err(|e| format!("gralloc alloc: {e}: `{out}` {err}"))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// `gralloc profile show probe` is the probed profile; `allocator-service --profile probe`
+/// probes at start (both cameras are cameras, so a camera buffer must suit the dma-contig one and
+/// needs a contiguous heap this kernel lacks: UNSUPPORTED), and with an overlay that omits the
+/// dma-contig camera the same request is served from the system dma-heap.
+fn service_profile() -> TestResult {
+    let (_, profile) = probed()?;
+    let (code, shown, err) = gralloc(&["profile", "show", "probe"])?;
+    ensure(code == 0, || format!("gralloc profile show probe: {err}"))?;
+    let shown = Profile::parse(&shown).context("gralloc profile show probe")?;
+    ensure(shown == profile, || {
+        "`gralloc profile show probe` differs from the probe".into()
+    })?;
+    let contig = profile
+        .devices()
+        .iter()
+        .find(|d| d.constraints.contiguous && d.has_role(Role::Camera))
+        .ok_or("no camera needing contiguous memory")?
+        .name
+        .clone();
+
+    let plain = Service::start("/tmp/probe-plain.sock", "probe")?;
+    let refused = plain.camera_frame()?;
+    ensure(refused["error"] == "UNSUPPORTED", || {
+        format!("--profile probe: {refused}")
+    })?;
+    let (_, dump, _) = gralloc(&["dump", "--socket", &plain.socket])?;
+    ensure(
+        dump.contains("profile probe") && dump.contains(&contig),
+        || "the dump does not show the probed profile".into(),
+    )?;
+    drop(plain);
+
+    let overlay = "/tmp/probe-overlay.conf";
+    std::fs::write(
+        overlay,
+        format!("# the dma-contig camera is not used for buffers\ndevice {contig}\n  omit = yes\n"),
+    )
+    .context("write overlay")?;
+    let pinned = Service::start("/tmp/probe-overlay.sock", &format!("probe:{overlay}"))?;
+    let served = pinned.camera_frame()?;
+    ensure(served["buffers"][0]["kind"] == "dma-heap", || {
+        format!("--profile probe:{overlay}: {served}")
+    })?;
+    info(format_args!(
+        "allocator-service --profile probe: camera frame UNSUPPORTED ({contig} needs contiguous memory); \
+         --profile probe:{overlay} (omits {contig}): served from the system dma-heap"
+    ));
+    Ok(())
+}
+
+/// `gralloc demo` here adds the probed profile and says so.
+fn demo() -> TestResult {
+    prepare_vivid()?;
+    let (code, out, err) = gralloc(&["demo"])?;
+    ensure(code == 0, || format!("gralloc demo: {err}"))?;
+    ensure(
+        out.contains("the profile `gralloc probe` reads from it"),
+        || "no probe announcement".into(),
+    )?;
+    let section: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("== profile probe"))
+        .take_while(|l| !l.starts_with("== counters"))
+        .collect();
+    ensure(!section.is_empty(), || {
+        "the demo has no probe section".into()
+    })?;
+    for line in section {
+        info(line);
+    }
+    Ok(())
 }

@@ -80,6 +80,26 @@ const REQUESTS: [Request; 6] = [
     },
 ];
 
+/// What the probed profile adds: the buffers a camera-only or display-only machine makes.
+const PROBED_REQUESTS: [Request; 2] = [
+    Request {
+        what: "camera frame to the CPU",
+        width: 1280,
+        height: 720,
+        format: PixelFormat::YCBCR_420_888,
+        usage: "CAMERA_OUTPUT|CPU_READ_OFTEN",
+        count: 2,
+    },
+    Request {
+        what: "overlay drawn by the CPU",
+        width: 640,
+        height: 480,
+        format: PixelFormat::BGRA_8888,
+        usage: "COMPOSER_OVERLAY|CPU_WRITE_OFTEN",
+        count: 1,
+    },
+];
+
 /// `gralloc __serve --socket PATH [--profile P] [--backend B] [--stand-in]` (the demo's child).
 pub fn serve(rest: &[String]) -> u8 {
     host::init_logging();
@@ -173,14 +193,28 @@ fn demo_profile(name: &str) -> Result<(), String> {
     let declared = central_gralloc_probe::resolve_profile(name)?;
     let mut child = ServiceChild::start(name)?;
     let connection = child.connect()?;
-    println!("\n== profile {name}: allocations through allocator-service over RPC binder");
+    if name == central_gralloc_probe::PROFILE_NAME {
+        let devices: Vec<&str> = declared.devices().iter().map(|d| d.name.as_str()).collect();
+        println!(
+            "\n== profile probe, read from this machine's kernel by `gralloc probe` (devices: {}): \
+             allocations through allocator-service over RPC binder",
+            devices.join(", ")
+        );
+    } else {
+        println!("\n== profile {name}: allocations through allocator-service over RPC binder");
+    }
     println!(
         "{:<24} {:>9} {:>5} {:<16} {:>6} {:>10}  {:<28} {:<8} devices",
         "buffer", "size", "count", "format", "stride", "bytes", "heap (what made it)", "cache"
     );
     let mut stand_in = false;
     let mut solver_only = false;
-    for request in &REQUESTS {
+    let extra: &[Request] = if name == central_gralloc_probe::PROFILE_NAME {
+        &PROBED_REQUESTS
+    } else {
+        &[]
+    };
+    for request in REQUESTS.iter().chain(extra) {
         let info = info(request)?;
         let devices = Descriptor::from_info(&info)
             .ok()
