@@ -24,6 +24,9 @@ pub struct Buffer {
     memory: OwnedFd,
     metadata: OwnedFd,
     info: BufferInfo,
+    /// The metadata region's header page, mapped read-write to write the header; kept for a
+    /// caller that reads the region later (the service's dump) instead of mapping it again.
+    header: Option<Mapping>,
 }
 
 impl Buffer {
@@ -38,6 +41,11 @@ impl Buffer {
     /// The metadata region fd.
     pub fn metadata_fd(&self) -> BorrowedFd<'_> {
         self.metadata.as_fd()
+    }
+    /// The metadata region's header page mapping, if the buffer still has it (taking it leaves
+    /// none).
+    pub fn take_header(&mut self) -> Option<Mapping> {
+        self.header.take()
     }
     /// What kind of fd the memory is.
     pub fn kind(&self) -> BufferKind {
@@ -468,10 +476,12 @@ impl Allocator {
         let memory_key = PoolKey {
             heap: *heap_index,
             size,
+            header: false,
         };
         let metadata_key = PoolKey {
             heap: *metadata_heap_index,
             size: metadata_size,
+            header: true,
         };
         let mut pooled = self.pool.take(memory_key, n, now);
         let mut pooled_metadata = self.pool.take(metadata_key, n, now);
@@ -481,22 +491,30 @@ impl Allocator {
             // A pooled fd came straight from the same heap and was never mapped: it only needs
             // this buffer's name.
             let memory = match pooled.pop() {
-                Some(fd) => {
-                    heap.rename(fd.as_fd(), &descriptor.name)?;
-                    fd
+                Some(made) => {
+                    heap.rename(made.fd.as_fd(), &descriptor.name)?;
+                    made.fd
                 }
                 None => heap.allocate(size, &descriptor.name)?,
             };
             let id = self.ids.next();
-            let region = match pooled_metadata.pop() {
-                Some(fd) => {
-                    metadata_heap.rename(fd.as_fd(), &metadata_name)?;
-                    fd
+            let (metadata, header) = match pooled_metadata.pop() {
+                Some(made) => {
+                    metadata_heap.rename(made.fd.as_fd(), &metadata_name)?;
+                    let header = match made.header {
+                        Some(header) => header,
+                        None => metadata::map_header(made.fd.as_fd())?,
+                    };
+                    (made.fd, header)
                 }
-                None => metadata_heap.allocate(metadata_size, &metadata_name)?,
+                None => {
+                    let fd = metadata_heap.allocate(metadata_size, &metadata_name)?;
+                    let header = metadata::map_header(fd.as_fd())?;
+                    (fd, header)
+                }
             };
-            let metadata = metadata::write_header(
-                region,
+            metadata::write_header(
+                &header,
                 &MetadataInit {
                     id,
                     name: &descriptor.name,
@@ -537,6 +555,7 @@ impl Allocator {
                 memory,
                 metadata,
                 info,
+                header: Some(header),
             });
         }
         Ok(Allocation {

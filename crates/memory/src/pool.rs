@@ -4,7 +4,8 @@
 //!
 //! Which sizes to keep is learned, never configured: a class is kept once its size was asked for
 //! at least [`PoolConfig::repeats`] times within [`PoolConfig::window`], as many buffers as the
-//! largest of those requests (bounded), and emptied after [`PoolConfig::idle`] without demand, or
+//! most it was asked for within one [`PoolConfig::burst`] (a SurfaceFlinger swapchain is three
+//! requests of one buffer in quick succession), bounded, and emptied after [`PoolConfig::idle`] without demand, or
 //! at once under memory pressure. Metadata regions are buffers of their heap too and pool alike.
 //! The bytes held never exceed [`PoolConfig::cap_bytes`], and count against no client.
 //!
@@ -13,6 +14,8 @@
 
 use crate::error::MemError;
 use crate::heap::Heap;
+use crate::map::Mapping;
+use crate::metadata;
 use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -27,6 +30,8 @@ pub struct PoolConfig {
     pub window: Duration,
     /// Requests of one size within the window before that size is pooled.
     pub repeats: usize,
+    /// Requests this close together count as one burst, whose buffers the class keeps ready.
+    pub burst: Duration,
     /// A class without demand for this long is emptied.
     pub idle: Duration,
     /// Most buffers one class keeps.
@@ -39,6 +44,7 @@ impl PoolConfig {
         cap_bytes: 0,
         window: Duration::from_secs(10),
         repeats: 2,
+        burst: Duration::from_millis(250),
         idle: Duration::from_secs(30),
         max_per_class: 8,
     };
@@ -60,6 +66,18 @@ pub struct PoolKey {
     pub heap: usize,
     /// Bytes per buffer.
     pub size: u64,
+    /// Metadata regions: the refill also maps each one's header page, so the handout writes the
+    /// header without a system call.
+    pub header: bool,
+}
+
+/// A pre-made buffer.
+#[derive(Debug)]
+pub struct Pooled {
+    /// The buffer, straight from its heap.
+    pub fd: OwnedFd,
+    /// Its header page mapped read-write (metadata classes only), never written yet.
+    pub header: Option<Mapping>,
 }
 
 /// What one class did since the service started.
@@ -79,7 +97,7 @@ pub struct ClassStats {
 
 #[derive(Debug, Default)]
 struct Class {
-    ready: Vec<OwnedFd>,
+    ready: Vec<Pooled>,
     /// Refills being allocated now (counted in the pool's held bytes already).
     in_flight: usize,
     target: usize,
@@ -102,6 +120,9 @@ pub struct Pool {
     state: Mutex<State>,
     wake: Condvar,
 }
+
+/// Requests remembered for learning, whatever their age: bounds the work of a take.
+const MAX_DEMAND: usize = 64;
 
 /// Why the pool let buffers go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,7 +165,7 @@ impl Pool {
 
     /// A request for `count` buffers of `key`: records the demand and hands out as many ready
     /// buffers as the class has (possibly none). The caller allocates the rest.
-    pub fn take(&self, key: PoolKey, count: usize, now: Instant) -> Vec<OwnedFd> {
+    pub fn take(&self, key: PoolKey, count: usize, now: Instant) -> Vec<Pooled> {
         if self.config.cap_bytes == 0 {
             return Vec::new();
         }
@@ -159,11 +180,27 @@ impl Pool {
             state.demand.pop_front();
         }
         state.demand.push_back((now, key, count));
-        let (asks, largest) = state
+        if state.demand.len() > MAX_DEMAND {
+            state.demand.pop_front();
+        }
+        let asks: Vec<(Instant, usize)> = state
             .demand
             .iter()
             .filter(|(_, k, _)| *k == key)
-            .fold((0, 0), |(n, most), (_, _, c)| (n + 1, most.max(*c)));
+            .map(|(at, _, c)| (*at, *c))
+            .collect();
+        let burst = self.config.burst;
+        let largest = asks
+            .iter()
+            .map(|&(end, _)| {
+                asks.iter()
+                    .filter(|&&(at, _)| at <= end && end.saturating_duration_since(at) <= burst)
+                    .map(|&(_, c)| c)
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0);
+        let asks = asks.len();
         let by_cap = usize::try_from(self.config.cap_bytes / key.size.max(1)).unwrap_or(usize::MAX);
         let class = state.classes.entry(key).or_default();
         class.last_demand = Some(now);
@@ -171,7 +208,7 @@ impl Pool {
             class.target = largest.min(self.config.max_per_class).min(by_cap);
         }
         let n = count.min(class.ready.len());
-        let taken: Vec<OwnedFd> = class.ready.drain(class.ready.len() - n..).collect();
+        let taken: Vec<Pooled> = class.ready.drain(class.ready.len() - n..).collect();
         class.stats.hits += n as u64;
         class.stats.misses += (count - n) as u64;
         state.held -= key.size * n as u64;
@@ -193,8 +230,16 @@ impl Pool {
                 self.refill_failed(key);
                 continue;
             };
-            match heap.allocate(key.size, "gralloc-pool") {
-                Ok(fd) => self.put(key, fd),
+            let made = heap.allocate(key.size, "gralloc-pool").and_then(|fd| {
+                let header = if key.header {
+                    Some(metadata::map_header(std::os::fd::AsFd::as_fd(&fd))?)
+                } else {
+                    None
+                };
+                Ok(Pooled { fd, header })
+            });
+            match made {
+                Ok(pooled) => self.put(key, pooled),
                 Err(error) => {
                     self.refill_failed(key);
                     failures.push(RefillFailure { key, error });
@@ -220,13 +265,13 @@ impl Pool {
         Some(key)
     }
 
-    fn put(&self, key: PoolKey, fd: OwnedFd) {
+    fn put(&self, key: PoolKey, pooled: Pooled) {
         let mut guard = self.state();
         let state = &mut *guard;
         let class = state.classes.entry(key).or_default();
         class.in_flight = class.in_flight.saturating_sub(1);
         if class.ready.len() < class.target {
-            class.ready.push(fd);
+            class.ready.push(pooled);
             class.stats.refills += 1;
         } else {
             // Trimmed while it was being allocated: let it go.
@@ -337,6 +382,7 @@ mod tests {
     const KEY: PoolKey = PoolKey {
         heap: 0,
         size: 8192,
+        header: false,
     };
 
     fn refill(pool: &Pool, heap: &MemfdHeap) -> Vec<RefillFailure> {
@@ -349,14 +395,16 @@ mod tests {
         assert!(pool.take(KEY, 3, t).is_empty());
         assert!(refill(&pool, &heap).is_empty());
         assert_eq!(pool.held_bytes(), 0, "one request is not a pattern");
-        assert!(pool.take(KEY, 2, t).is_empty());
+        // A second request a second later: two bursts, the larger of three.
+        let later = t + Duration::from_secs(1);
+        assert!(pool.take(KEY, 2, later).is_empty());
         assert!(refill(&pool, &heap).is_empty());
         assert_eq!(
             pool.held_bytes(),
             3 * 8192,
             "the largest burst in the window"
         );
-        assert_eq!(pool.take(KEY, 3, t).len(), 3);
+        assert_eq!(pool.take(KEY, 3, later + Duration::from_secs(1)).len(), 3);
         assert_eq!(pool.held_bytes(), 0);
         let [(_, ready, target, stats)] = pool.classes()[..] else {
             panic!("one class");
@@ -366,10 +414,28 @@ mod tests {
     }
 
     #[test]
+    fn single_requests_in_quick_succession_make_one_burst() {
+        let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
+        // A swapchain: three requests of one, twice, a second apart.
+        for second in 0..2 {
+            for ms in [0, 5, 10] {
+                pool.take(KEY, 1, t + Duration::from_millis(1000 * second + ms));
+            }
+        }
+        refill(&pool, &heap);
+        assert_eq!(
+            pool.held_bytes(),
+            3 * 8192,
+            "three ready for the next swapchain"
+        );
+    }
+
+    #[test]
     fn the_cap_bounds_what_is_held_and_idle_classes_empty() {
         let big = PoolKey {
             heap: 0,
             size: 40 << 10,
+            header: false,
         };
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
         pool.take(big, 4, t);
@@ -392,7 +458,7 @@ mod tests {
     fn pressure_empties_everything_and_a_disabled_pool_holds_nothing() {
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
         pool.take(KEY, 2, t);
-        pool.take(KEY, 2, t);
+        pool.take(KEY, 2, t + Duration::from_secs(1));
         refill(&pool, &heap);
         assert_eq!(pool.held_bytes(), 2 * 8192);
         assert_eq!(pool.trim(t, true), vec![(KEY, 2, TrimReason::Pressure)]);
