@@ -483,16 +483,18 @@ impl Allocator {
             size: metadata_size,
             header: true,
         };
-        let mut pooled = self.pool.take(memory_key, n, now);
-        let mut pooled_metadata = self.pool.take(metadata_key, n, now);
         let metadata_name = format!("meta:{}", descriptor.name);
+        let mut pooled = self.pool.take(memory_key, &descriptor.name, n, now);
+        let mut pooled_metadata = self.pool.take(metadata_key, &metadata_name, n, now);
         let mut buffers = Vec::with_capacity(n);
         for _ in 0..count {
             // A pooled fd came straight from the same heap and was never mapped: it only needs
             // this buffer's name.
             let memory = match pooled.pop() {
                 Some(made) => {
-                    heap.rename(made.fd.as_fd(), &descriptor.name)?;
+                    if made.name != descriptor.name {
+                        heap.rename(made.fd.as_fd(), &descriptor.name)?;
+                    }
                     made.fd
                 }
                 None => heap.allocate(size, &descriptor.name)?,
@@ -500,7 +502,9 @@ impl Allocator {
             let id = self.ids.next();
             let (metadata, header) = match pooled_metadata.pop() {
                 Some(made) => {
-                    metadata_heap.rename(made.fd.as_fd(), &metadata_name)?;
+                    if made.name != metadata_name {
+                        metadata_heap.rename(made.fd.as_fd(), &metadata_name)?;
+                    }
                     let header = match made.header {
                         Some(header) => header,
                         None => metadata::map_header(made.fd.as_fd())?,
