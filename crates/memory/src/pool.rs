@@ -170,7 +170,8 @@ impl Pool {
     }
 
     /// A request for `count` buffers of `key`: records the demand and hands out as many ready
-    /// buffers as the class has (possibly none). The caller allocates the rest.
+    /// buffers as the class has (possibly none). The caller allocates the rest, then calls
+    /// [`Pool::kick`].
     pub fn take(&self, key: PoolKey, name: &str, count: usize, now: Instant) -> Vec<Pooled> {
         if self.config.cap_bytes == 0 {
             return Vec::new();
@@ -221,9 +222,16 @@ impl Pool {
         class.stats.hits += n as u64;
         class.stats.misses += (count - n) as u64;
         state.held -= key.size * n as u64;
-        drop(guard);
-        self.wake.notify_all();
         taken
+    }
+
+    /// Tells the refill thread that takes may have left work. Called once a request is done,
+    /// not at the take: on a busy or single CPU the woken refill would otherwise compete with
+    /// the request it is refilling for.
+    pub fn kick(&self) {
+        if self.config.cap_bytes > 0 {
+            self.wake.notify_all();
+        }
     }
 
     /// Refills every class below its target from `heap_of(key.heap)`, within the byte cap, then
@@ -336,11 +344,6 @@ impl Pool {
     pub fn wait(&self, timeout: Duration) {
         let state = self.state();
         let _ = self.wake.wait_timeout(state, timeout);
-    }
-
-    /// Wakes a thread in [`Pool::wait`] (to stop it, for instance).
-    pub fn wake(&self) {
-        self.wake.notify_all();
     }
 
     /// Bytes held ready.
