@@ -742,7 +742,15 @@ fn frame_sizes(fd: BorrowedFd<'_>, node: &str, fourcc: u32) -> Result<FrameSizes
     let bounded =
         |what, v: u32| ProbeError::bounded(node, what, u64::from(v), u64::from(MAX_DIMENSION));
     let mut list = Vec::new();
-    for index in 0..MAX_ENTRIES {
+    for index in 0..=MAX_ENTRIES {
+        if index == MAX_ENTRIES {
+            ProbeError::bounded(
+                node,
+                "discrete frame sizes",
+                u64::from(index) + 1,
+                u64::from(MAX_ENTRIES),
+            )?;
+        }
         let entry = match sys::v4l2_enum_framesizes(fd, fourcc, index) {
             Ok(entry) => entry,
             Err(Errno::EINVAL) if index > 0 => break,
