@@ -7,6 +7,7 @@
 //! - [`policy`]: the naive policy, the tracker and an offline optimum, replayed through the simulator.
 //! - [`trace`]: the trace file format; [`report`]: the shipped traces and the tables comparing policies.
 
+pub mod lockpath;
 pub mod policy;
 pub mod report;
 mod shared;
@@ -14,6 +15,7 @@ pub mod sim;
 pub mod state;
 pub mod trace;
 
+pub use lockpath::LockDomains;
 pub use policy::{Counts, Event, Policy};
 pub use report::{replay_trace, shipped_table, Replay};
 pub use shared::Tracker;

@@ -10,6 +10,7 @@ use crate::id::BufferIds;
 use crate::limits::Limits;
 use crate::map::{begin_cpu_access, end_cpu_access, CpuAccess, Mapping, SyncOutcome};
 use crate::metadata::{self, MetadataInit};
+use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::profile::{HeapRole, HeapSpec, Profile};
 use central_gralloc::solver::{self, Placement, SolveError};
@@ -351,6 +352,7 @@ impl Allocator {
                 });
             }
         }
+        let domains = LockDomains::for_placement(&self.profile, &placement);
         let mut buffers = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let memory = heap.allocate(size, &descriptor.name)?;
@@ -362,6 +364,7 @@ impl Allocator {
                 height: descriptor.height,
                 dataspace: descriptor.dataspace.unwrap_or(0),
                 reserved_size: placement.reserved_size,
+                domains,
             })?;
             let layout = &placement.layout;
             let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];

@@ -11,6 +11,7 @@
 
 pub mod allocator;
 pub mod error;
+pub mod fence;
 pub mod handle;
 pub mod heap;
 pub mod id;

@@ -47,6 +47,12 @@ pub struct Mapping {
 // moves the only handle that can unmap it.
 unsafe impl Send for Mapping {}
 
+// SAFETY: `&self` methods never hand out Rust references into the mapping: they copy bytes in and
+// out, use atomics, or return the raw pointer. The memory is shared with other processes that
+// write it at any time anyway, so threads of this process sharing one `Mapping` add no new kind of
+// concurrent access; unmapping needs `self` by value (drop), which sharing cannot do.
+unsafe impl Sync for Mapping {}
+
 impl Mapping {
     /// Maps the first `len` bytes of `fd` (a sealed memfd or a dma-buf) for `access`.
     ///

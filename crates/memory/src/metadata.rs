@@ -22,17 +22,31 @@
 //! | 244    | 8    | CTA 861.3: max content and max frame-average light level (2 × `f32`) |
 //! | 256    | 4    | SMPTE 2094-40 length (0 = absent) |
 //! | 260    | 4    | SMPTE 2094-10 length (0 = absent) |
-//! | 264    | 248  | zero, for later versions |
+//! | 264    | 4    | lock-path domains flags: bit 0 recorded, bit 1 CPU mapping cached |
+//! | 268    | 4    | zero |
+//! | 272    | 8    | devices that may read (bit = profile index; the CPU is never one) |
+//! | 280    | 8    | devices that may write |
+//! | 288    | 8    | devices that snoop the CPU caches |
+//! | 296    | 8    | `DMA_BUF_IOCTL_SYNC` calls issued by mappers, all processes (`AtomicU64`) |
+//! | 304    | 8    | syncs a naive mapper would have issued that were skipped (`AtomicU64`) |
+//! | 312    | 200  | zero, for later versions |
 //! | 512    | 1024 | SMPTE 2094-40 (HDR10+) blob, at most 1024 bytes |
 //! | 1536   | 2560 | SMPTE 2094-10 (Dolby Vision) blob, at most 2560 bytes |
 //! | 4096   | n    | the client's reserved bytes, zeroed |
+//!
+//! The lock-path domains (offsets 264–295) are written once at allocation and only read after, so
+//! every process's mapper applies the same cache rule
+//! ([`central_gralloc::cache::LockDomains`]) without the profile. The two counters are updated
+//! with atomic adds by every mapper that locks the buffer.
 //!
 //! The region is `4096 + reserved size` rounded up to whole pages. It is sealed against shrinking
 //! and growing so no holder can pull pages out from under another's mapping. Version 1 caps the
 //! dynamic HDR blobs as above; a mapper refuses larger ones with `BAD_VALUE`.
 
 use crate::error::{MemError, SysOp};
+use crate::map::Mapping;
 use crate::sys;
+use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::{MAX_RESERVED_SIZE, NAME_LEN};
 use central_gralloc::layout::{align_up, PAGE_SIZE};
 use nix::sys::uio::{pread, pwrite};
@@ -74,6 +88,20 @@ pub const OFFSET_CTA861_3: usize = 240;
 pub const OFFSET_SMPTE2094_40_LEN: usize = 256;
 /// Offset of the SMPTE 2094-10 length.
 pub const OFFSET_SMPTE2094_10_LEN: usize = 260;
+/// Offset of the lock-path domains flags.
+pub const OFFSET_LOCK_FLAGS: usize = 264;
+/// Offset of the mask of devices that may read.
+pub const OFFSET_LOCK_READERS: usize = 272;
+/// Offset of the mask of devices that may write.
+pub const OFFSET_LOCK_WRITERS: usize = 280;
+/// Offset of the mask of devices that snoop.
+pub const OFFSET_LOCK_COHERENT: usize = 288;
+/// Offset of the count of syncs issued (8-aligned, an `AtomicU64`).
+pub const OFFSET_SYNCS_ISSUED: usize = 296;
+/// Offset of the count of syncs skipped (8-aligned, an `AtomicU64`).
+pub const OFFSET_SYNCS_SKIPPED: usize = 304;
+const LOCK_FLAG_RECORDED: u32 = 1;
+const LOCK_FLAG_CPU_CACHED: u32 = 2;
 /// Offset of the SMPTE 2094-40 blob.
 pub const OFFSET_SMPTE2094_40: usize = 512;
 /// Largest SMPTE 2094-40 blob.
@@ -108,6 +136,8 @@ pub struct MetadataInit<'a> {
     pub dataspace: i32,
     /// Client bytes.
     pub reserved_size: u64,
+    /// The buffer's cache domains, for every mapper's lock path.
+    pub domains: LockDomains,
 }
 
 /// The fixed header fields a reader checks.
@@ -136,7 +166,7 @@ pub fn create(init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     let fd = sys::sealed_memfd(&format!("gralloc-meta:{}", init.name), size, true, true)
         .map_err(|e| MemError::sys_on(SysOp::Memfd, e, "metadata"))?;
     // Fixed-size buffer and constant offsets below HEADER_SIZE: the indexing cannot go out of bounds.
-    let mut head = [0u8; OFFSET_NAME + NAME_SIZE];
+    let mut head = [0u8; OFFSET_SYNCS_ISSUED];
     put_u32(&mut head, OFFSET_MAGIC, MAGIC);
     put_u32(&mut head, OFFSET_VERSION, VERSION);
     put_u64(&mut head, OFFSET_BUFFER_ID, init.id);
@@ -147,6 +177,14 @@ pub fn create(init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     let bottom = i32::try_from(init.height).unwrap_or(i32::MAX);
     head[OFFSET_CROP + 8..OFFSET_CROP + 12].copy_from_slice(&right.to_le_bytes());
     head[OFFSET_CROP + 12..OFFSET_CROP + 16].copy_from_slice(&bottom.to_le_bytes());
+    let mut flags = LOCK_FLAG_RECORDED;
+    if init.domains.cpu_cached {
+        flags |= LOCK_FLAG_CPU_CACHED;
+    }
+    put_u32(&mut head, OFFSET_LOCK_FLAGS, flags);
+    put_u64(&mut head, OFFSET_LOCK_READERS, init.domains.readers);
+    put_u64(&mut head, OFFSET_LOCK_WRITERS, init.domains.writers);
+    put_u64(&mut head, OFFSET_LOCK_COHERENT, init.domains.coherent);
     let mut end = init.name.len().min(NAME_SIZE - 1);
     while !init.name.is_char_boundary(end) {
         end -= 1;
@@ -185,13 +223,42 @@ pub fn read_header(fd: BorrowedFd<'_>) -> Result<MetadataHeader, MemError> {
     })
 }
 
+/// Reads the lock-path domains a region recorded at allocation. A region without them (all zero)
+/// is refused: guessing would risk a skipped invalidate.
+pub fn read_domains(region: &Mapping) -> Result<LockDomains, MemError> {
+    let mut raw = [0u8; OFFSET_SYNCS_ISSUED - OFFSET_LOCK_FLAGS];
+    region.read(OFFSET_LOCK_FLAGS, &mut raw)?;
+    let u64_at = |at: usize| {
+        let at = at - OFFSET_LOCK_FLAGS;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&raw[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    let flags = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    if flags & LOCK_FLAG_RECORDED == 0 || flags & !(LOCK_FLAG_RECORDED | LOCK_FLAG_CPU_CACHED) != 0
+    {
+        return Err(MemError::WrongFdKind(
+            "a metadata region without valid cache domains",
+        ));
+    }
+    Ok(LockDomains {
+        cpu_cached: flags & LOCK_FLAG_CPU_CACHED != 0,
+        readers: u64_at(OFFSET_LOCK_READERS),
+        writers: u64_at(OFFSET_LOCK_WRITERS),
+        coherent: u64_at(OFFSET_LOCK_COHERENT),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::map::{CpuAccess, Mapping};
+    use crate::map::CpuAccess;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const _: () = assert!(OFFSET_CACHE_STATE % 8 == 0);
+    const _: () = assert!(OFFSET_SYNCS_ISSUED % 8 == 0 && OFFSET_SYNCS_SKIPPED % 8 == 0);
+    const _: () = assert!(OFFSET_SMPTE2094_10_LEN + 4 <= OFFSET_LOCK_FLAGS);
+    const _: () = assert!(OFFSET_SYNCS_SKIPPED + 8 <= OFFSET_SMPTE2094_40);
     const _: () = assert!(OFFSET_NAME + NAME_SIZE <= OFFSET_SMPTE2086);
     const _: () = assert!(OFFSET_SMPTE2086 + 4 + 40 <= OFFSET_CTA861_3);
     const _: () = assert!(OFFSET_CTA861_3 + 4 + 8 <= OFFSET_SMPTE2094_40_LEN);
@@ -206,6 +273,12 @@ mod tests {
             height: 1080,
             dataspace: 0,
             reserved_size,
+            domains: LockDomains {
+                cpu_cached: true,
+                readers: 0b100,
+                writers: 0b10,
+                coherent: 0b10,
+            },
         }
     }
 
@@ -230,6 +303,7 @@ mod tests {
         let mut crop = [0u8; 16];
         map.read(OFFSET_CROP, &mut crop).unwrap();
         assert_eq!(&crop[8..12], &1920i32.to_le_bytes());
+        assert_eq!(read_domains(&map).unwrap(), init(100).domains);
         let mut reserved = vec![0xffu8; 100];
         map.read(HEADER_SIZE, &mut reserved).unwrap();
         assert!(reserved.iter().all(|&b| b == 0));
