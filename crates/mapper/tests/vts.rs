@@ -277,7 +277,12 @@ fn serve(sock: &OwnedFd, allocator: &dyn IAllocator) -> Result<usize, String> {
                 }
                 Err(status) => {
                     let reply = if status.exception_code() == ExceptionCode::ServiceSpecific {
-                        [REPLY_ALLOCATION_ERROR, status.service_specific_error(), 0, 0]
+                        [
+                            REPLY_ALLOCATION_ERROR,
+                            status.service_specific_error(),
+                            0,
+                            0,
+                        ]
                     } else {
                         [REPLY_TRANSPORT, status.exception_code() as i32, 0, 0]
                     };
@@ -293,8 +298,7 @@ fn serve(sock: &OwnedFd, allocator: &dyn IAllocator) -> Result<usize, String> {
 /// `"A|S WIDTH HEIGHT LAYERS FORMAT USAGE RESERVED COUNT NAME"`; NAME may hold spaces.
 fn parse_request(text: &str) -> Result<(char, BufferDescriptorInfo, i32), String> {
     let fields: Vec<&str> = text.splitn(9, ' ').collect();
-    let [op, width, height, layers, format, usage, reserved, count, name_text] = fields[..]
-    else {
+    let [op, width, height, layers, format, usage, reserved, count, name_text] = fields[..] else {
         return Err(format!("malformed request {text:?}"));
     };
     let op = op.chars().next().unwrap_or('?');
@@ -541,7 +545,10 @@ impl ServiceProcess {
         let service = ServiceProcess { child, path };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Connection::open(&service.path).is_err() {
-            assert!(Instant::now() < deadline, "allocator-service never accepted");
+            assert!(
+                Instant::now() < deadline,
+                "allocator-service never accepted"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         service
