@@ -2,7 +2,7 @@
 //! and buffers from a real `allocator-service` over binder.
 //!
 //! `vts_stablec_cases_pass` compiles `tests/vts/vts_stablec.c` with the system C compiler (`cc`,
-//! or `$CC`), copies the cdylib to a temporary directory as `mapper.central.so` (the name the
+//! or `$CC`, with `$CFLAGS` added), copies the cdylib to a temporary directory as `mapper.central.so` (the name the
 //! platform derives from `getIMapperLibrarySuffix()`), starts `allocator-service` (memfd backend)
 //! on a temporary socket, and runs the program with one end of a `SOCK_SEQPACKET` socketpair.
 //! This process holds the RPC binder connection and serves the program's `allocate2` and
@@ -475,8 +475,12 @@ fn compile_harness(dir: &TempDir) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vts/vts_stablec.c");
     let output = dir.path().join("vts_stablec");
     let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
+    // $CFLAGS adds flags, e.g. -fsanitize=address,undefined to check the harness itself.
+    let extra = std::env::var("CFLAGS").unwrap_or_default();
     let result = Command::new(&cc)
-        .args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-o"])
+        .args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror"])
+        .args(extra.split_whitespace())
+        .arg("-o")
         .arg(&output)
         .arg(&source)
         .arg("-ldl")
