@@ -1,7 +1,7 @@
 //! The cache-domain tracker runs on the state word of a real buffer's metadata region, and two
 //! processes that map the region see one state.
 
-use central_gralloc::cache::{trace, CpuAccess as TrackerCpu, DeviceAccess, SyncFlags, Tracker};
+use central_gralloc::cache::{domains, CpuAccess as TrackerCpu, DeviceAccess, SyncFlags, Tracker};
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
@@ -26,7 +26,7 @@ fn decoder_write_in_one_process_makes_the_other_invalidate() {
     let allocation = allocator.allocate(&descriptor, 1).unwrap();
     let buffer = &allocation.buffers[0];
     let placement = &allocation.placement;
-    let domains = trace::domains(&soc, placement, usage).unwrap();
+    let domains = domains(&soc, placement, usage).unwrap();
     let codec = soc.device_index("codec").unwrap();
     let mapping = buffer.map_metadata().unwrap();
     let word = mapping.atomic_u64(OFFSET_CACHE_STATE).unwrap();

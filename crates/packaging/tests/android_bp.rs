@@ -33,7 +33,33 @@ const CARGO_ONLY: &[&str] = &[
     "crates/vmtest/",
     "crates/packaging/",
     "crates/service/src/bin/",
+    "crates/coherency/",
     "benches/",
+];
+
+/// Test and tooling crates. Soong may build one only as a library that tests alone link; no
+/// module a device installs may compile or link it.
+const TOOLING: &[&str] = &["crates/coherency/", "crates/conformance/"];
+
+/// Module types that never reach a device image: tests, and defaults (which are not modules).
+const NOT_SHIPPED: &[&str] = &[
+    "rust_test",
+    "rust_test_host",
+    "rust_defaults",
+    "cc_test",
+    "package",
+    "license",
+];
+
+/// Properties naming other modules a module links or depends on.
+const DEPENDENCY_PROPERTIES: &[&str] = &[
+    "rustlibs",
+    "rlibs",
+    "dylibs",
+    "static_libs",
+    "whole_static_libs",
+    "shared_libs",
+    "required",
 ];
 
 fn blueprint() -> BluePrint {
@@ -208,7 +234,11 @@ fn cargo_lib_name(dir: &str) -> String {
 fn library_crate_names_match_cargo() {
     let bp = blueprint();
     let libraries: Vec<&Module> = bp.modules_by_type("rust_library").collect();
-    assert_eq!(libraries.len(), 3, "core, memory and service libraries");
+    assert_eq!(
+        libraries.len(),
+        4,
+        "core, memory and service libraries, and the conformance cases"
+    );
     for library in libraries {
         let srcs = resolved(&bp, library, "srcs");
         let [root] = srcs.as_slice() else {
@@ -349,5 +379,139 @@ fn profile_installs_under_vendor_etc() {
             "{}: {src}",
             name(profile)
         );
+    }
+}
+
+/// Whether `module` compiles sources of a test or tooling crate.
+fn compiles_tooling(bp: &BluePrint, module: &Module) -> Option<String> {
+    resolved(bp, module, "srcs")
+        .into_iter()
+        .find(|src| TOOLING.iter().any(|prefix| src.starts_with(prefix)))
+}
+
+/// Every module of this file that `module` depends on, directly or through another.
+fn dependencies_of<'a>(bp: &'a BluePrint, module: &Module) -> BTreeSet<&'a str> {
+    let modules = by_name(bp);
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = DEPENDENCY_PROPERTIES
+        .iter()
+        .flat_map(|key| resolved(bp, module, key))
+        .collect();
+    while let Some(dep) = todo.pop() {
+        let Some((&name, &found)) = modules.get_key_value(dep.as_str()) else {
+            continue; // a platform module
+        };
+        if seen.insert(name) {
+            todo.extend(
+                DEPENDENCY_PROPERTIES
+                    .iter()
+                    .flat_map(|key| resolved(bp, found, key)),
+            );
+        }
+    }
+    seen
+}
+
+#[test]
+fn shipped_modules_neither_compile_nor_link_tooling() {
+    let bp = blueprint();
+    let modules = by_name(&bp);
+    let mut tooling_libraries = 0;
+    for module in &bp.modules {
+        if let Some(src) = compiles_tooling(&bp, module) {
+            assert!(
+                module.typ == "rust_library" || NOT_SHIPPED.contains(&module.typ.as_str()),
+                "{}: a {} compiles the tooling source {src}",
+                name(module),
+                module.typ
+            );
+            for key in [
+                "vendor",
+                "vendor_available",
+                "product_available",
+                "odm_available",
+            ] {
+                assert_ne!(
+                    module.get_bool(key),
+                    Some(true),
+                    "{}: compiles {src}, so it must not be {key}",
+                    name(module)
+                );
+            }
+            tooling_libraries += usize::from(module.typ == "rust_library");
+        }
+    }
+    assert!(
+        tooling_libraries > 0,
+        "no tooling library found: is TOOLING out of date?"
+    );
+    for module in &bp.modules {
+        if NOT_SHIPPED.contains(&module.typ.as_str()) || compiles_tooling(&bp, module).is_some() {
+            continue;
+        }
+        for dep in dependencies_of(&bp, module) {
+            if let Some(src) = compiles_tooling(&bp, modules[dep]) {
+                panic!(
+                    "{} ({}) depends on {dep}, which compiles the tooling source {src}",
+                    name(module),
+                    module.typ
+                );
+            }
+        }
+    }
+}
+
+/// The `.rs` files under `dir` (relative to the repository root), without its `bin/` directories.
+fn library_sources(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![repo_root().join(dir)];
+    while let Some(dir) = todo.pop() {
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                if !path.ends_with("bin") {
+                    todo.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn shipped_crates_do_not_name_tooling_crates() {
+    // Soong compiles a crate root and every module file it reaches; a shipped library that named
+    // a tooling crate would pull it in (or fail to build without it).
+    let bp = blueprint();
+    let tooling: Vec<String> = TOOLING.iter().map(|dir| cargo_lib_name(dir)).collect();
+    let mut roots = BTreeSet::new();
+    for module in &bp.modules {
+        if NOT_SHIPPED.contains(&module.typ.as_str()) || compiles_tooling(&bp, module).is_some() {
+            continue;
+        }
+        for src in resolved(&bp, module, "srcs") {
+            if let Some((dir, _)) = src.rsplit_once('/').filter(|_| src.ends_with(".rs")) {
+                roots.insert(format!("{dir}/"));
+            }
+        }
+    }
+    assert!(
+        roots.contains("src/"),
+        "the core crate is shipped: {roots:?}"
+    );
+    for root in roots {
+        for path in library_sources(&root) {
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for crate_name in &tooling {
+                assert!(
+                    !text.contains(crate_name.as_str()),
+                    "{} names the tooling crate {crate_name}",
+                    path.display()
+                );
+            }
+        }
     }
 }

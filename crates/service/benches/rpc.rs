@@ -23,10 +23,10 @@
 
 use binder::Strong;
 use central_gralloc::descriptor::Descriptor;
+use central_gralloc_conformance as conformance;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Limits};
 use central_gralloc_service::adapter::descriptor_info;
 use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat};
-use central_gralloc_service::conformance;
 use central_gralloc_service::rpc::Connection;
 use criterion::{black_box, Criterion};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,6 @@
 //!   functions returning [`error::ServiceError`].
 //! - [`adapter`]: the binder methods, each one call into [`gralloc::Gralloc`].
 //! - [`status`]: the one mapping from errors to `AllocationError` statuses.
-//! - [`conformance`]: the IAllocator conformance cases, run against any `IAllocator` proxy.
 //! - Host builds only (`cfg(host_binder)`, set by `build.rs`): [`rpc`] (serving on a Unix
 //!   socket), [`debug`] (the dump over a socket) and [`host`] (the host main's setup).
 //!
@@ -21,7 +20,6 @@ extern crate central_gralloc_aidl as android_hardware_graphics_allocator;
 extern crate central_gralloc_aidl as android_hardware_graphics_common;
 
 pub mod adapter;
-pub mod conformance;
 #[cfg(host_binder)]
 pub mod debug;
 pub mod error;

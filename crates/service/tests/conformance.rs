@@ -3,10 +3,10 @@
 //! Cargo: each case spawns the built `allocator-service` (memfd backend) on a temporary Unix
 //! socket and talks RPC binder to it. Soong (on a device): each case looks up the registered
 //! `IAllocator/default` on kernel binder. Either way the cases are
-//! `central_gralloc_service::conformance::CASES`, the same ones the `conformance` binary runs
-//! for the VM tier. The `mapper_*` cases load `mapper.central.so`: under Cargo the mapper's
-//! cdylib (a dev-dependency, so Cargo builds it) installed under that name in the target
-//! directory; on a device the one in `/vendor/lib64/hw`.
+//! `central_gralloc_conformance::CASES`, the same ones the `conformance` binary runs for the VM
+//! tier. The `mapper_*` cases load `mapper.central.so`: under Cargo the mapper's cdylib (a
+//! dev-dependency, so Cargo builds it) installed under that name in the target directory; on a
+//! device the one in `/vendor/lib64/hw`.
 
 #[cfg(host_binder)]
 mod common;
@@ -45,10 +45,10 @@ fn mapper_dir() -> &'static std::path::Path {
 
 #[cfg(host_binder)]
 fn run(name: &str) {
-    central_gralloc_service::conformance::mapper::set_mapper_dir(mapper_dir());
+    central_gralloc_conformance::mapper::set_mapper_dir(mapper_dir());
     let service = common::ServiceProcess::start("conformance", &[]);
     let connection = service.connect();
-    let result = central_gralloc_service::conformance::run_named(&connection.allocator, name);
+    let result = central_gralloc_conformance::run_named(&connection.allocator, name);
     drop(connection);
     if let Err(reason) = result {
         panic!("FAIL {name}: {reason}");
@@ -61,7 +61,7 @@ fn run(name: &str) {
     let allocator: binder::Strong<dyn IAllocator> =
         binder::wait_for_interface(central_gralloc_service::SERVICE_NAME)
             .expect("IAllocator/default is registered");
-    if let Err(reason) = central_gralloc_service::conformance::run_named(&allocator, name) {
+    if let Err(reason) = central_gralloc_conformance::run_named(&allocator, name) {
         panic!("FAIL {name}: {reason}");
     }
 }
@@ -72,11 +72,8 @@ fn run(name: &str) {
 #[test]
 #[ignore = "the peer process of fds_are_shared_memory, started by that case"]
 fn conformance_peer() {
-    assert_eq!(
-        central_gralloc_service::conformance::PEER_TEST,
-        "conformance_peer"
-    );
-    if let Some(Err(reason)) = central_gralloc_service::conformance::peer_from_env() {
+    assert_eq!(central_gralloc_conformance::PEER_TEST, "conformance_peer");
+    if let Some(Err(reason)) = central_gralloc_conformance::peer_from_env() {
         panic!("{reason}");
     }
 }
@@ -88,7 +85,7 @@ macro_rules! cases {
         #[test]
         fn every_case_has_a_test() {
             let listed = [$(stringify!($name)),*];
-            for case in central_gralloc_service::conformance::CASES {
+            for case in central_gralloc_conformance::CASES {
                 assert!(listed.contains(&case.name), "case {} has no #[test]", case.name);
             }
         }

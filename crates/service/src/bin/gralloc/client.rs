@@ -2,12 +2,13 @@
 
 use crate::args::Args;
 use binder::Status;
+use central_gralloc_memory::sys::fd_kind;
 use central_gralloc_memory::BufferInfo;
 use central_gralloc_service::adapter::buffer_descriptor;
 use central_gralloc_service::aidl::{AllocationResult, NativeHandle};
-use central_gralloc_service::conformance::fd_size;
 use central_gralloc_service::rpc::Connection;
 use serde_json::{json, Value};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 fn connect(args: &mut Args) -> Result<Connection, String> {
@@ -54,6 +55,18 @@ fn decode_one(handle: &NativeHandle) -> Result<Decoded, String> {
         fd_size: fd_size(handle, 0)?,
         metadata_fd_size: fd_size(handle, 1)?,
     })
+}
+
+/// Bytes behind fd `index` of `handle`, as the memory layer sees it: the fd must be a buffer (a
+/// sealed memfd or a dma-buf), not just anything the service sent.
+fn fd_size(handle: &NativeHandle, index: usize) -> Result<u64, String> {
+    let fd = handle
+        .fds
+        .get(index)
+        .ok_or_else(|| format!("the handle has no fd {index}"))?;
+    fd_kind(fd.as_ref().as_fd())
+        .map(|kind| kind.size())
+        .map_err(|e| format!("fd {index}: {e}"))
 }
 
 fn buffer_json(d: &Decoded) -> Value {

@@ -288,6 +288,6 @@ pub fn run(rest: &[String]) -> u8 {
         }
     }
     println!();
-    print!("{}", central_gralloc::cache::shipped_table());
+    print!("{}", central_gralloc_coherency::shipped_table());
     0
 }

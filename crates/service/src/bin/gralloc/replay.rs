@@ -1,10 +1,9 @@
 //! `gralloc replay TRACE [--json]`: a cache trace under the naive policy, the tracker and the optimum.
 
 use crate::args::Args;
-use central_gralloc::cache::policy::Policy;
-use central_gralloc::cache::report::{self, SHIPPED};
-use central_gralloc::cache::Trace;
 use central_gralloc::profile::Profile;
+use central_gralloc_coherency::report::{self, SHIPPED};
+use central_gralloc_coherency::{Policy, Trace};
 use std::path::Path;
 
 const USAGE: &str = "usage: gralloc replay TRACE [--json]

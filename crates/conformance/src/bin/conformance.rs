@@ -3,8 +3,8 @@
 //! `FAIL name: reason` line per case, exit 0 when all pass.
 
 use binder::Strong;
+use central_gralloc_conformance as conformance;
 use central_gralloc_service::aidl::IAllocator;
-use central_gralloc_service::conformance;
 use central_gralloc_service::rpc::Connection;
 use central_gralloc_service::SERVICE_NAME;
 use std::path::Path;

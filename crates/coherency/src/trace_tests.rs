@@ -1,8 +1,8 @@
 //! Trace parsing errors, and every shipped trace replayed under every policy.
 
-use super::Trace;
-use crate::cache::policy::Policy;
-use crate::cache::report::{replay_trace, shipped_table, table, SHIPPED};
+use crate::policy::Policy;
+use crate::report::{replay_trace, shipped_table, table, SHIPPED};
+use crate::trace::Trace;
 
 fn error_line(text: &str) -> (usize, String) {
     let e = Trace::parse(text).expect_err("the trace is malformed");
@@ -104,7 +104,8 @@ fn every_shipped_trace_replays_at_the_optimum() {
         );
         let trace = Trace::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let replay = replay_trace(&trace).unwrap();
-        let [naive, tracker, minimum] = replay.counts;
+        let [naive, tracker, minimum] =
+            [Policy::Naive, Policy::Tracker, Policy::Minimum].map(|p| replay.get(p));
         let shown = table(name, &trace, &replay);
         assert!(
             naive.correct() && tracker.correct() && minimum.correct(),
@@ -121,5 +122,7 @@ fn every_shipped_trace_replays_at_the_optimum() {
     }
     let summary = shipped_table();
     assert!(!summary.contains("error"), "{summary}");
-    assert_eq!(Policy::ALL.len(), 3);
+    for (position, policy) in Policy::ALL.into_iter().enumerate() {
+        assert_eq!(policy.index(), position, "{}", policy.name());
+    }
 }

@@ -1,7 +1,6 @@
 //! The second process of `fds_are_shared_memory`: a peer that maps an inherited fd itself, checks
 //! the parent's bytes and writes its own.
 
-use super::{check, CaseResult};
 use central_gralloc_memory::map::{begin_cpu_access, end_cpu_access};
 use central_gralloc_memory::{CpuAccess, Mapping, MemError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -115,7 +114,11 @@ fn peer(fd: BorrowedFd<'_>, task: PeerTask) -> Result<(), String> {
 /// Shares one region with a peer process: the parent maps it and writes, the peer (a new
 /// process that inherits only `fd`, as its stdin) maps it itself, checks the parent's bytes and
 /// writes its own, and the parent reads those through the mapping it held all along.
-pub(super) fn share_with_peer(what: &str, fd: BorrowedFd<'_>, task: PeerTask) -> CaseResult {
+pub(super) fn share_with_peer(
+    what: &str,
+    fd: BorrowedFd<'_>,
+    task: PeerTask,
+) -> Result<(), String> {
     let mapping = Mapping::new(fd, task.len, CpuAccess::ReadWrite)
         .map_err(|e| format!("{what}: map: {e}"))?;
     with_cpu_access(fd, CpuAccess::Write, || {
@@ -162,12 +165,13 @@ pub(super) fn share_with_peer(what: &str, fd: BorrowedFd<'_>, task: PeerTask) ->
             .read(task.write_at, &mut back)
             .map_err(|e| format!("{what}: read: {e}"))
     })?;
-    check(back == pattern(PEER_SEED, task.bytes), || {
-        format!(
+    if back != pattern(PEER_SEED, task.bytes) {
+        return Err(format!(
             "{what}: the peer process's writes at {} are not visible in this process's mapping",
             task.write_at
-        )
-    })
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

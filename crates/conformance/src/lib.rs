@@ -1,6 +1,7 @@
 //! IAllocator conformance cases, run against any `IAllocator` proxy: the service over an RPC
 //! socket (`cargo test`), or over kernel binder from a second process (the VM tier, through the
-//! `conformance` binary). Each case prints `PASS name` or `FAIL name: reason`.
+//! `conformance` binary; a device, through Soong's `central_gralloc_conformance_test`). Each case
+//! prints `PASS name` or `FAIL name: reason`. Test code: no library a device ships links it.
 //!
 //! Reading of "every failure is a service-specific error with a value other than 0": an
 //! `AllocationError` can be `BAD_DESCRIPTOR`, whose value *is* 0, so the check is that the
@@ -16,16 +17,23 @@
 //! The `mapper_*` cases import, lock and read buffers through `mapper.<suffix>.so`, loaded with
 //! `dlopen` from the directory [`mapper::set_mapper_dir`] or `$CENTRAL_GRALLOC_MAPPER_DIR` names
 //! (on Android, `/vendor/lib64/hw`); see [`mapper`].
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-use crate::aidl::{
-    AllocationError, AllocationResult, BufferDescriptorInfo, BufferUsage, ExtendableType,
-    IAllocator, NativeHandle, PixelFormat,
-};
 use binder::{Status, Strong};
 use central_gralloc_memory::metadata::HEADER_SIZE;
 use central_gralloc_memory::BufferInfo;
+use central_gralloc_service::aidl::{
+    AllocationError, AllocationResult, BufferDescriptorInfo, BufferUsage, ExtendableType,
+    IAllocator, NativeHandle, PixelFormat,
+};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
+
+pub mod mapper;
+mod peer;
+pub use peer::{peer_from_env, PEER_ENV, PEER_TEST};
+use peer::{share_with_peer, PeerTask};
 
 /// A case: `Ok` or the reason it failed.
 pub type CaseResult = Result<(), String>;
@@ -358,10 +366,8 @@ fn bad_counts_fail(a: &dyn IAllocator) -> CaseResult {
 }
 
 fn allocate_v1_is_unsupported(a: &dyn IAllocator) -> CaseResult {
-    #[allow(
-        deprecated,
-        reason = "allocate is the deprecated V1 entry point under test"
-    )]
+    // `allocate` is the deprecated V1 entry point under test.
+    #[allow(deprecated)]
     let result = a.allocate(&[0u8; 16], 1);
     expect_error(result, AllocationError::UNSUPPORTED, "allocate")
 }
@@ -517,8 +523,3 @@ fn fds_are_shared_memory(a: &dyn IAllocator) -> CaseResult {
         },
     )
 }
-
-pub mod mapper;
-mod peer;
-pub use peer::{peer_from_env, PEER_ENV, PEER_TEST};
-use peer::{share_with_peer, PeerTask};

@@ -13,14 +13,14 @@
 //! devices its usage attaches come from the placement, each device's coherency from the profile.
 //! Everything a trace says is checked against that: a malformed trace is an error naming its line.
 
-use super::policy::Event;
-use super::state::{CacheDomains, CpuAccess, DeviceAccess};
-use crate::descriptor::Descriptor;
-use crate::device::Role;
-use crate::format::PixelFormat;
-use crate::profile::Profile;
-use crate::solver::{self, CachePolicy, Placement};
-use crate::usage::{CpuFrequency, Usage};
+use crate::policy::Event;
+use central_gralloc::cache::{domains, CacheDomains, CpuAccess, DeviceAccess, LockDomains};
+use central_gralloc::descriptor::Descriptor;
+use central_gralloc::device::Role;
+use central_gralloc::format::PixelFormat;
+use central_gralloc::profile::Profile;
+use central_gralloc::solver::{self, Placement};
+use central_gralloc::usage::{CpuFrequency, Usage};
 use std::fmt;
 
 /// A trace that could not be read; `line` is 1-based (0 for the trace as a whole).
@@ -55,8 +55,12 @@ pub struct TraceBuffer {
     pub usage: Usage,
     /// The solver's placement.
     pub placement: Placement,
+    /// What was asked for.
+    pub descriptor: Descriptor,
     /// The CPU mapping and devices as the tracker sees them.
     pub domains: CacheDomains,
+    /// The CPU mapping and devices as the mapper's lock-path rule sees them.
+    pub lock: LockDomains,
 }
 
 /// One event of a trace.
@@ -237,7 +241,9 @@ impl Parser {
             name: name.to_string(),
             line,
             usage,
+            lock: LockDomains::for_placement(profile, &placement),
             placement,
+            descriptor,
             domains,
         });
         self.open.push(None);
@@ -351,38 +357,3 @@ impl Parser {
         Ok(())
     }
 }
-
-/// The tracker's view of a placed buffer: cached or not, its devices and their coherency. With
-/// FRONT_BUFFER usage the display reads at any moment, without a handoff to clean at.
-pub fn domains(
-    profile: &Profile,
-    placement: &Placement,
-    usage: Usage,
-) -> Result<CacheDomains, String> {
-    let mut domains = CacheDomains::new(placement.cache == CachePolicy::Cached);
-    for index in placement.devices().iter() {
-        let device = profile
-            .devices()
-            .get(index)
-            .ok_or("placement names a device the profile lacks")?;
-        if device.has_role(Role::Cpu) {
-            continue;
-        }
-        domains = domains
-            .attach(index, device.coherent())
-            .map_err(|e| e.to_string())?;
-        if usage.contains(Usage::FRONT_BUFFER)
-            && device.has_role(Role::Display)
-            && placement.access(index).read
-        {
-            domains = domains
-                .read_continuously(index)
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(domains)
-}
-
-#[cfg(test)]
-#[path = "trace_tests.rs"]
-mod tests;

@@ -1,59 +1,55 @@
 //! Replaying a trace under every policy, the traces we ship, and the tables that compare them.
 
-use super::policy::{replay, Counts, Policy};
-use super::trace::{Trace, TraceError};
+use crate::policy::{replay, Counts, Policy};
+use crate::trace::{Trace, TraceError};
 use std::fmt::Write as _;
 
 /// The traces in `traces/`, compiled in so the demo needs no files: `(name, text)`.
 pub const SHIPPED: [(&str, &str); 10] = [
     (
         "software-display",
-        include_str!("../../traces/software-display.trace"),
+        include_str!("../traces/software-display.trace"),
     ),
     (
         "gpu-composition",
-        include_str!("../../traces/gpu-composition.trace"),
+        include_str!("../traces/gpu-composition.trace"),
     ),
     (
         "camera-preview",
-        include_str!("../../traces/camera-preview.trace"),
+        include_str!("../traces/camera-preview.trace"),
     ),
     (
         "camera-analysis",
-        include_str!("../../traces/camera-analysis.trace"),
+        include_str!("../traces/camera-analysis.trace"),
     ),
     (
         "camera-recording",
-        include_str!("../../traces/camera-recording.trace"),
+        include_str!("../traces/camera-recording.trace"),
     ),
     (
         "video-playback",
-        include_str!("../../traces/video-playback.trace"),
+        include_str!("../traces/video-playback.trace"),
     ),
-    ("screenshot", include_str!("../../traces/screenshot.trace")),
-    ("cpu-relock", include_str!("../../traces/cpu-relock.trace")),
-    (
-        "front-buffer",
-        include_str!("../../traces/front-buffer.trace"),
-    ),
+    ("screenshot", include_str!("../traces/screenshot.trace")),
+    ("cpu-relock", include_str!("../traces/cpu-relock.trace")),
+    ("front-buffer", include_str!("../traces/front-buffer.trace")),
     (
         "cuttlefish-software-display",
-        include_str!("../../traces/cuttlefish-software-display.trace"),
+        include_str!("../traces/cuttlefish-software-display.trace"),
     ),
 ];
 
 /// A trace's counts under each policy, summed over its buffers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Replay {
-    /// Indexed like [`Policy::ALL`].
-    pub counts: [Counts; 3],
+    /// Indexed by [`Policy::index`].
+    pub counts: [Counts; Policy::ALL.len()],
 }
 
 impl Replay {
     /// The counts of `policy`.
     pub fn get(&self, policy: Policy) -> Counts {
-        let index = Policy::ALL.iter().position(|&p| p == policy).unwrap_or(0);
-        self.counts[index]
+        self.counts[policy.index()]
     }
 }
 
@@ -62,12 +58,13 @@ pub fn replay_trace(trace: &Trace) -> Result<Replay, TraceError> {
     let mut result = Replay::default();
     for (index, buffer) in trace.buffers.iter().enumerate() {
         let events = trace.events_of(index);
-        for (slot, policy) in result.counts.iter_mut().zip(Policy::ALL) {
+        for policy in Policy::ALL {
             // The parser already checked every event the tracker could refuse; say where, if not.
-            *slot += replay(policy, &buffer.domains, &events).map_err(|e| TraceError {
-                line: buffer.line,
-                message: format!("buffer `{}`: {e}", buffer.name),
-            })?;
+            result.counts[policy.index()] +=
+                replay(policy, &buffer.domains, &buffer.lock, &events).map_err(|e| TraceError {
+                    line: buffer.line,
+                    message: format!("buffer `{}`: {e}", buffer.name),
+                })?;
         }
     }
     Ok(result)

@@ -15,8 +15,10 @@
 //! [`unavailable`] says so and `run_all` reports these cases as skipped there.
 
 use super::{check, descriptor, CaseResult, CPU_OFTEN};
-use crate::aidl::{AllocationResult, BufferUsage, IAllocator, NativeHandle, PixelFormat};
 use central_gralloc_memory::BufferInfo;
+use central_gralloc_service::aidl::{
+    AllocationResult, BufferUsage, IAllocator, NativeHandle, PixelFormat,
+};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
