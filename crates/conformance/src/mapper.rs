@@ -5,9 +5,11 @@
 //! Why the C ABI and not the mapper crate's Rust API: these cases check what a client gets, so
 //! they load the library the allocator names (`getIMapperLibrarySuffix`) from where the platform
 //! loads it, and call the entry points every client calls; the same cases then hold for any
-//! `mapper.<suffix>.so`. It also keeps the service library free of a link dependency on the mapper,
-//! which the allocator never calls and Soong builds only as a static library wrapped in a shared
-//! one. The price is the small ABI declaration below and `unsafe` at each call.
+//! `mapper.<suffix>.so`, not only this project's. Soong also has no Rust library of the mapper
+//! to link (it ships a static library inside a `cc` shared one); this crate needs only `liblibc`.
+//! The mapper's Rust side is tested in-process by its own crate and, over kernel binder, by the
+//! VM tier's `bringup mapper-pattern`. The price here is the small ABI declaration below and
+//! `unsafe` at each call.
 //!
 //! Where the library is looked for: the directory given to [`set_mapper_dir`], else
 //! `$CENTRAL_GRALLOC_MAPPER_DIR`, else on Android the platform's `/vendor/lib64/hw` (`lib/hw` for
