@@ -483,7 +483,7 @@ fn compile_harness(dir: &TempDir) -> PathBuf {
         .arg("-o")
         .arg(&output)
         .arg(&source)
-        .arg("-ldl")
+        .args(["-ldl", "-pthread"])
         .output()
         .unwrap_or_else(|e| {
             panic!(

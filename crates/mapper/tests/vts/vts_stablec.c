@@ -32,6 +32,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -2167,6 +2168,118 @@ static void Extra_ImportOutlivesBorrowedFds(void) {
     close_fence(fence);
 }
 
+/* What the header says of lock beyond VTS: an all-zero region is the whole buffer; an inverted
+ * or negative region, or a CPU usage the buffer was not allocated with, is BAD_VALUE; flush and
+ * reread of a buffer that is not locked are BAD_BUFFER. */
+static void Extra_LockContract(void) {
+    Desc d = generic_desc();
+    d.usage = USAGE_CPU_READ_OFTEN;
+    Allocation* b = allocate(d);
+    ASSERT(b != NULL, "allocation failed");
+    buffer_handle_t h = import_buffer(b);
+    ASSERT(h != NULL, "import failed");
+    uint8_t* data = NULL;
+    ARect whole = {0, 0, 0, 0};
+    EXPECT_ERR(AIMAPPER_ERROR_NONE, mapper()->lock(h, USAGE_CPU_READ_OFTEN, whole, -1, (void**)&data),
+               "lock of the all-zero region");
+    if (data != NULL) {
+        int fence = -1;
+        EXPECT_ERR(AIMAPPER_ERROR_NONE, mapper()->unlock(h, &fence), "unlock");
+        close_fence(fence);
+    }
+    const ARect bad[] = {{10, 0, 5, 64}, {0, 10, 64, 5}, {-1, 0, 64, 64}, {0, -1, 64, 64},
+                         {0, 0, 65, 64}, {0, 0, 64, 65}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "lock of region {%d, %d, %d, %d}", bad[i].left, bad[i].top,
+                 bad[i].right, bad[i].bottom);
+        EXPECT_ERR(AIMAPPER_ERROR_BAD_VALUE,
+                   mapper()->lock(h, USAGE_CPU_READ_OFTEN, bad[i], -1, (void**)&data), what);
+    }
+    EXPECT_ERR(AIMAPPER_ERROR_BAD_VALUE,
+               mapper()->lock(h, USAGE_CPU_WRITE_OFTEN, full_region(b), -1, (void**)&data),
+               "lock for writing a buffer allocated for CPU reads only");
+    EXPECT_ERR(AIMAPPER_ERROR_BAD_VALUE,
+               mapper()->lock(h, USAGE_GPU_TEXTURE, full_region(b), -1, (void**)&data),
+               "lock with no CPU usage");
+    EXPECT_ERR(AIMAPPER_ERROR_BAD_BUFFER, mapper()->flushLockedBuffer(h),
+               "flushLockedBuffer of an unlocked buffer");
+    EXPECT_ERR(AIMAPPER_ERROR_BAD_BUFFER, mapper()->rereadLockedBuffer(h),
+               "rereadLockedBuffer of an unlocked buffer");
+    int fence = -1;
+    EXPECT_ERR(AIMAPPER_ERROR_BAD_BUFFER, mapper()->unlock(h, &fence),
+               "unlock after only failed locks");
+}
+
+/* Many threads import, lock, read metadata, unlock and free the same buffers at once (SurfaceFlinger
+ * and app threads do); every call must succeed and see the right buffer. */
+typedef struct {
+    const Allocation* allocs[2];
+    uint64_t ids[2];
+    int errors;
+    char first_error[256];
+} ThreadWork;
+
+static void* hammer(void* arg) {
+    ThreadWork* w = arg;
+    for (int i = 0; i < 200; i++) {
+        int which = i % 2;
+        const Allocation* a = w->allocs[which];
+        buffer_handle_t h = NULL;
+        const char* failed = NULL;
+        AIMapper_Error e = mapper()->importBuffer(a->raw, &h);
+        if (e != AIMAPPER_ERROR_NONE) {
+            failed = "importBuffer";
+        } else {
+            uint8_t* data = NULL;
+            ARect r = {0, 0, a->info.width, a->info.height};
+            uint8_t blob[77];
+            int32_t n = mapper()->getStandardMetadata(h, SMT_BUFFER_ID, blob, sizeof blob);
+            uint64_t id = 0;
+            if (n == 77) memcpy(&id, blob + 69, 8);
+            if (n != 77 || id != w->ids[which]) failed = "BUFFER_ID";
+            if (mapper()->lock(h, USAGE_CPU_READ_OFTEN, r, -1, (void**)&data) != AIMAPPER_ERROR_NONE) {
+                failed = "lock";
+            } else {
+                volatile uint8_t sink = data[0];
+                (void)sink;
+                int fence = -1;
+                if (mapper()->unlock(h, &fence) != AIMAPPER_ERROR_NONE) failed = "unlock";
+                close_fence(fence);
+            }
+            if (mapper()->freeBuffer(h) != AIMAPPER_ERROR_NONE) failed = "freeBuffer";
+        }
+        if (failed != NULL) {
+            if (__atomic_fetch_add(&w->errors, 1, __ATOMIC_RELAXED) == 0) {
+                snprintf(w->first_error, sizeof w->first_error, "%s failed on iteration %d",
+                         failed, i);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void Extra_ConcurrentImportLockFree(void) {
+    ThreadWork w = {0};
+    for (int i = 0; i < 2; i++) {
+        Allocation* a = allocate_generic();
+        ASSERT(a != NULL, "allocation failed");
+        buffer_handle_t h = import_buffer(a);
+        ASSERT(h != NULL, "import failed");
+        ASSERT(get_u64(h, SMT_BUFFER_ID, &w.ids[i]), "no BUFFER_ID");
+        w.allocs[i] = a;
+    }
+    pthread_t threads[8];
+    int started = 0;
+    for (; started < 8; started++) {
+        if (pthread_create(&threads[started], NULL, hammer, &w) != 0) break;
+    }
+    for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+    EXPECT(started == 8, "started %d of 8 threads", started);
+    EXPECT(w.errors == 0, "%d of %d iterations failed, first: %s", w.errors, started * 200,
+           w.first_error);
+}
+
 /* libui calls getTransportSize after every import; the transportable part is the raw handle. */
 static void Extra_GetTransportSize(void) {
     Allocation* b = allocate_generic();
@@ -2367,6 +2480,8 @@ static const Case CASES[] = {
          "(GetUnsupportedMetadata checks that)"},
         /* Extra checks. */
         {"Extra_ImportOutlivesBorrowedFds", Extra_ImportOutlivesBorrowedFds, NULL},
+        {"Extra_LockContract", Extra_LockContract, NULL},
+        {"Extra_ConcurrentImportLockFree", Extra_ConcurrentImportLockFree, NULL},
         {"Extra_GetTransportSize", Extra_GetTransportSize, NULL},
         {"Extra_MetadataSharedBetweenImports", Extra_MetadataSharedBetweenImports, NULL},
         {"Extra_ReadOnlyTypesRefuseSet", Extra_ReadOnlyTypesRefuseSet, NULL},
