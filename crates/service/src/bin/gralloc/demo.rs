@@ -259,6 +259,7 @@ fn demo_profile(name: &str) -> Result<(), String> {
              placements that need those properties are refused, not faked."
         );
     }
+    crate::lockround::print(&connection)?;
     let dump = connection
         .debug()
         .and_then(|(_session, d)| d.dumpText(&[]).map_err(|e| format!("{e:?}")));
