@@ -105,6 +105,10 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The validated request.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
     /// Where and how the buffers will live.
     pub fn placement(&self) -> &Placement {
         &self.placement

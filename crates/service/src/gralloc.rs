@@ -7,6 +7,7 @@
 use crate::error::ServiceError;
 use crate::failures::{bounded, Failure, FailureRing};
 use crate::quota::{Quota, QuotaTable};
+use crate::recent::RecentBuffers;
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
@@ -52,6 +53,7 @@ pub struct Gralloc {
     quotas: QuotaTable,
     counters: Counters,
     failures: Mutex<FailureRing>,
+    recent: Mutex<RecentBuffers>,
     started: SystemTime,
 }
 
@@ -63,6 +65,7 @@ impl Gralloc {
             quotas: QuotaTable::new(quota),
             counters: Counters::default(),
             failures: Mutex::new(FailureRing::default()),
+            recent: Mutex::new(RecentBuffers::default()),
             started: SystemTime::now(),
         }
     }
@@ -116,6 +119,13 @@ impl Gralloc {
         let charge = self.quotas.charge(caller.uid, bytes)?;
         let allocation = self.memory.allocate_planned(&plan, count)?;
         self.quotas.hold(charge);
+        {
+            // A poisoned lock only means another thread panicked mid-push; the ring is sound.
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            for buffer in &allocation.buffers {
+                recent.push(buffer, &plan.descriptor().name);
+            }
+        }
         self.counters
             .bytes
             .fetch_add(allocation.bytes(), Ordering::Relaxed);
@@ -239,7 +249,9 @@ impl Gralloc {
         for failure in ring.iter() {
             writeln!(w, "{failure}")?;
         }
-        Ok(())
+        drop(ring);
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.dump(w)
     }
 }
 
