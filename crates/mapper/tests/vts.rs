@@ -1,10 +1,11 @@
 //! The stable-C VTS cases, ported to C, against the built `mapper.central.so` loaded with dlopen
 //! and buffers from a real `allocator-service` over binder.
 //!
-//! `vts_stablec_cases_pass` compiles `tests/vts/vts_stablec.c` with the system C compiler (`cc`,
-//! or `$CC`, with `$CFLAGS` added), copies the cdylib to a temporary directory as `mapper.central.so` (the name the
-//! platform derives from `getIMapperLibrarySuffix()`), starts `allocator-service` (memfd backend)
-//! on a temporary socket, and runs the program with one end of a `SOCK_SEQPACKET` socketpair.
+//! `vts_stablec_cases_pass` compiles `tests/vts/vts_stablec.c` with the system C compiler (`cc`
+//! from `PATH`, or `$VTS_CC`, with `$VTS_CFLAGS` added), copies the cdylib to a temporary
+//! directory as `mapper.central.so` (the name the platform derives from
+//! `getIMapperLibrarySuffix()`), starts `allocator-service` (memfd backend) on a temporary socket,
+//! and runs the program with one end of a `SOCK_SEQPACKET` socketpair.
 //! This process holds the RPC binder connection and serves the program's `allocate2` and
 //! `isSupported` requests, passing each buffer's fds with `SCM_RIGHTS` (see the protocol at the
 //! top of the C file): the program gets buffers the way libui does, from the allocator over
@@ -193,9 +194,8 @@ fn check_report(output: &str) {
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
     for line in output.lines() {
-        if let Some(name) = line.strip_prefix("PASS ") {
+        if line.starts_with("PASS ") {
             passed += 1;
-            let _ = name;
         } else if let Some(rest) = line.strip_prefix("FAIL ") {
             failed.push(rest.to_string());
         } else if let Some(rest) = line.strip_prefix("SKIP ") {
@@ -474,9 +474,10 @@ fn install_library(dir: &TempDir) -> PathBuf {
 fn compile_harness(dir: &TempDir) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vts/vts_stablec.c");
     let output = dir.path().join("vts_stablec");
-    let cc = std::env::var_os("CC").unwrap_or_else(|| "cc".into());
-    // $CFLAGS adds flags, e.g. -fsanitize=address,undefined to check the harness itself.
-    let extra = std::env::var("CFLAGS").unwrap_or_default();
+    let cc = std::env::var_os("VTS_CC").unwrap_or_else(|| "cc".into());
+    // $VTS_CFLAGS adds flags, e.g. -fsanitize=address,undefined to check the harness itself.
+    // (Not CC/CFLAGS: build scripts of dependencies read those.)
+    let extra = std::env::var("VTS_CFLAGS").unwrap_or_default();
     let result = Command::new(&cc)
         .args(["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror"])
         .args(extra.split_whitespace())
@@ -488,7 +489,7 @@ fn compile_harness(dir: &TempDir) -> PathBuf {
         .unwrap_or_else(|e| {
             panic!(
                 "the VTS harness needs a C compiler: running {:?} failed: {e} \
-                 (install one, e.g. gcc, or set CC)",
+                 (install one, e.g. gcc, or set VTS_CC)",
                 cc
             )
         });
