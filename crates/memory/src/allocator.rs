@@ -10,11 +10,13 @@ use crate::id::BufferIds;
 use crate::limits::Limits;
 use crate::map::{begin_cpu_access, end_cpu_access, CpuAccess, Mapping, SyncOutcome};
 use crate::metadata::{self, MetadataInit};
+use crate::pool::{Pool, PoolConfig, PoolKey, RefillFailure, TrimReason};
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::profile::{HeapRole, HeapSpec, Profile};
 use central_gralloc::solver::{self, Placement, SolveError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 
 /// One allocated buffer: its memory, its metadata region and everything its handle says.
 #[derive(Debug)]
@@ -101,6 +103,8 @@ pub struct Plan {
     buffer_bytes: u64,
     /// Index of the serving heap in the allocator's list.
     heap: usize,
+    /// Index of the heap the metadata region comes from (the system role's).
+    metadata_heap: usize,
     stride: i32,
 }
 
@@ -166,6 +170,8 @@ pub struct Allocator {
     unavailable: Vec<Unavailable>,
     limits: Limits,
     ids: BufferIds,
+    /// Buffers made ahead of demand (disabled unless [`Allocator::with_pool`] turns it on).
+    pool: Pool,
 }
 
 impl Allocator {
@@ -286,7 +292,32 @@ impl Allocator {
             unavailable,
             limits,
             ids: BufferIds::new(),
+            pool: Pool::new(PoolConfig::DISABLED),
         }
+    }
+
+    /// This allocator with a pool of pre-made buffers ([`crate::pool`]); the owner runs
+    /// [`Allocator::refill_pool`] and [`Allocator::trim_pool`] on a background thread.
+    pub fn with_pool(mut self, config: PoolConfig) -> Allocator {
+        self.pool = Pool::new(config);
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Makes the buffers the pool's classes lack, from their heaps; returns the refills that
+    /// failed (the pool shrank those classes; requests still go to the heap).
+    pub fn refill_pool(&self) -> Vec<RefillFailure> {
+        self.pool
+            .refill(|index| self.heaps.get(index).map(|(_, heap)| heap.as_ref()))
+    }
+
+    /// Releases idle pooled buffers, or all of them under memory pressure.
+    pub fn trim_pool(&self, pressure: bool) -> Vec<(PoolKey, usize, TrimReason)> {
+        self.pool.trim(Instant::now(), pressure)
     }
 
     /// The declared profile.
@@ -371,6 +402,13 @@ impl Allocator {
                 });
             }
         }
+        // Metadata regions come from the system-role heap whatever heap the buffer uses: cached
+        // memory every client may map (crate::metadata says why).
+        let metadata_heap = self
+            .heaps
+            .iter()
+            .position(|(role, _)| *role == HeapRole::System)
+            .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
         let stride = i32::try_from(placement.layout.stride).map_err(|_| MemError::TooLarge {
             what: "stride",
             bytes: u64::from(placement.layout.stride),
@@ -383,6 +421,7 @@ impl Allocator {
             metadata_size,
             buffer_bytes,
             heap,
+            metadata_heap,
             stride,
         })
     }
@@ -406,7 +445,8 @@ impl Allocator {
             placement,
             metadata_size,
             buffer_bytes,
-            heap,
+            heap: heap_index,
+            metadata_heap: metadata_heap_index,
             domains,
             ..
         } = plan;
@@ -414,23 +454,59 @@ impl Allocator {
         self.limits.check(count, *buffer_bytes)?;
         let heap = self
             .heaps
-            .get(*heap)
+            .get(*heap_index)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(placement.heap))?;
+        let metadata_heap = self
+            .heaps
+            .get(*metadata_heap_index)
+            .map(|(_, heap)| heap.as_ref())
+            .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
 
-        let mut buffers = Vec::with_capacity(count as usize);
+        let now = Instant::now();
+        let n = count as usize;
+        let memory_key = PoolKey {
+            heap: *heap_index,
+            size,
+        };
+        let metadata_key = PoolKey {
+            heap: *metadata_heap_index,
+            size: metadata_size,
+        };
+        let mut pooled = self.pool.take(memory_key, n, now);
+        let mut pooled_metadata = self.pool.take(metadata_key, n, now);
+        let metadata_name = format!("meta:{}", descriptor.name);
+        let mut buffers = Vec::with_capacity(n);
         for _ in 0..count {
-            let memory = heap.allocate(size, &descriptor.name)?;
+            // A pooled fd came straight from the same heap and was never mapped: it only needs
+            // this buffer's name.
+            let memory = match pooled.pop() {
+                Some(fd) => {
+                    heap.rename(fd.as_fd(), &descriptor.name)?;
+                    fd
+                }
+                None => heap.allocate(size, &descriptor.name)?,
+            };
             let id = self.ids.next();
-            let metadata = metadata::create(&MetadataInit {
-                id,
-                name: &descriptor.name,
-                width: descriptor.width,
-                height: descriptor.height,
-                dataspace: descriptor.dataspace.unwrap_or(0),
-                reserved_size: placement.reserved_size,
-                domains: *domains,
-            })?;
+            let region = match pooled_metadata.pop() {
+                Some(fd) => {
+                    metadata_heap.rename(fd.as_fd(), &metadata_name)?;
+                    fd
+                }
+                None => metadata_heap.allocate(metadata_size, &metadata_name)?,
+            };
+            let metadata = metadata::write_header(
+                region,
+                &MetadataInit {
+                    id,
+                    name: &descriptor.name,
+                    width: descriptor.width,
+                    height: descriptor.height,
+                    dataspace: descriptor.dataspace.unwrap_or(0),
+                    reserved_size: placement.reserved_size,
+                    domains: *domains,
+                },
+            )?;
             let layout = &placement.layout;
             let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
             for (dst, src) in planes.iter_mut().zip(layout.planes()) {
@@ -453,6 +529,7 @@ impl Allocator {
                 kind: heap.kind(),
                 reserved_size: placement.reserved_size,
                 metadata_size,
+                metadata_kind: metadata_heap.kind(),
                 planes,
                 plane_count: layout.planes().len() as u8,
             };
@@ -488,6 +565,24 @@ impl Allocator {
             "limits: {} bytes and {} buffers per request",
             self.limits.max_batch_bytes, self.limits.max_count
         ));
+        let pool = &self.pool;
+        lines.push(format!(
+            "pool: {} of at most {} bytes held",
+            pool.held_bytes(),
+            pool.config().cap_bytes
+        ));
+        for (key, ready, target, stats) in pool.classes() {
+            let heap = self
+                .heaps
+                .get(key.heap)
+                .map_or("?".to_string(), |(role, heap)| {
+                    format!("{role} {}", heap.describe())
+                });
+            lines.push(format!(
+                "pool class {heap}, {} bytes: {ready} ready of {target}; hits {}, misses {}, refills {}, trims {}, failed refills {}",
+                key.size, stats.hits, stats.misses, stats.refills, stats.trims, stats.failures
+            ));
+        }
         lines
     }
 }

@@ -1,15 +1,16 @@
 //! The buffer handle: a versioned `NativeHandle` (fds + ints) that describes one buffer to every
 //! process that receives it, and its validating decoder.
 //!
-//! fds: `[0]` the buffer (dma-buf or sealed memfd), `[1]` the metadata region.
+//! fds: `[0]` the buffer (dma-buf or sealed memfd), `[1]` the metadata region (a dma-buf on
+//! devices, a dma-buf or sealed memfd on hosts: int 54 says which, [`crate::metadata`] why).
 //!
-//! ints, version 1 (`u64` values take two ints, low half first; unsigned values are bit-cast):
+//! ints, version 2 (`u64` values take two ints, low half first; unsigned values are bit-cast):
 //!
 //! | index | field |
 //! |------:|-------|
 //! | 0     | magic `CGHB` |
 //! | 1     | version (1) |
-//! | 2     | number of ints (54) |
+//! | 2     | number of ints (55) |
 //! | 3     | number of fds (2) |
 //! | 4–5   | buffer id |
 //! | 6, 7, 8 | width, height, layer count |
@@ -26,6 +27,7 @@
 //! | 24–25 | metadata region size |
 //! | 26    | plane count (1–3) |
 //! | 27–53 | 3 planes × (offset:2, stride:2, size:2, width, height, fourcc); unused planes zero |
+//! | 54    | metadata region kind, as int 21 (0 dma-heap, 1 udmabuf: a dma-buf; 2 memfd) |
 //!
 //! A reader accepts exactly its own version and length; a later version changes the version
 //! number (and may append ints), so an old reader refuses it cleanly instead of misreading it.
@@ -45,10 +47,10 @@ use std::os::fd::{AsFd, OwnedFd};
 
 /// `CGHB`.
 pub const HANDLE_MAGIC: i32 = i32::from_le_bytes(*b"CGHB");
-/// This encoding's version.
-pub const HANDLE_VERSION: i32 = 1;
-/// Ints in a version-1 handle.
-pub const HANDLE_INTS: usize = 27 + 9 * MAX_PLANES;
+/// This encoding's version (2: the metadata region's kind was added as int 54).
+pub const HANDLE_VERSION: i32 = 2;
+/// Ints in a version-2 handle.
+pub const HANDLE_INTS: usize = 28 + 9 * MAX_PLANES;
 /// Fds in a handle.
 pub const HANDLE_FDS: usize = 2;
 
@@ -156,6 +158,8 @@ pub struct BufferInfo {
     pub reserved_size: u64,
     /// Size of the metadata region.
     pub metadata_size: u64,
+    /// What kind of fd the metadata region is (a dma-buf on devices).
+    pub metadata_kind: BufferKind,
     /// Planes of layer 0 (`plane_count` of them are used).
     pub planes: [PlaneLayout; MAX_PLANES],
     /// Planes in use.
@@ -204,7 +208,7 @@ impl BufferInfo {
             .unwrap_or(&[])
     }
 
-    /// The version-1 ints.
+    /// The version-2 ints.
     pub fn to_ints(&self) -> Vec<i32> {
         let mut ints = Vec::with_capacity(HANDLE_INTS);
         let u64s = |ints: &mut Vec<i32>, v: u64| {
@@ -251,10 +255,11 @@ impl BufferInfo {
                 p.fourcc as i32,
             ]);
         }
+        ints.push(kind_index(self.metadata_kind));
         ints
     }
 
-    /// Decodes and validates version-1 ints. Never panics and never reads out of bounds; every
+    /// Decodes and validates version-2 ints. Never panics and never reads out of bounds; every
     /// inconsistency (a plane outside the buffer, sizes that overflow) is an error.
     pub fn from_ints(ints: &[i32]) -> Result<BufferInfo, HandleError> {
         match ints.first() {
@@ -286,11 +291,7 @@ impl BufferInfo {
         let mut r = Ints(ints.get(3..).unwrap_or(&[]).iter());
         let fds = r.i32();
         if fds != HANDLE_FDS as i32 {
-            return Err(bad(
-                "fd count",
-                fds as u32 as u64,
-                "a version-1 handle has 2 fds",
-            ));
+            return Err(bad("fd count", fds as u32 as u64, "a handle has 2 fds"));
         }
         let id = r.u64();
         let (width, height, layer_count) = (r.u32(), r.u32(), r.u32());
@@ -310,6 +311,7 @@ impl BufferInfo {
             p.height = u64::from(r.u32());
             p.fourcc = r.u32();
         }
+        let metadata_kind = r.i32();
 
         let positive = |field, v: u32| {
             if v == 0 || v > i32::MAX as u32 {
@@ -365,6 +367,14 @@ impl BufferInfo {
             .ok()
             .and_then(|i| BufferKind::ALL.get(i).copied())
             .ok_or(bad("kind", kind as u32 as u64, "no such buffer kind"))?;
+        let metadata_kind = usize::try_from(metadata_kind)
+            .ok()
+            .and_then(|i| BufferKind::ALL.get(i).copied())
+            .ok_or(bad(
+                "metadata kind",
+                metadata_kind as u32 as u64,
+                "no such buffer kind",
+            ))?;
         if size == 0 || size % PAGE_SIZE != 0 {
             return Err(bad(
                 "size",
@@ -454,7 +464,7 @@ impl BufferInfo {
                 return Err(bad("plane height", p.height, "fewer rows than the buffer"));
             }
             let row = p.width.checked_mul(u64::from(f.bits_per_pixel));
-            if row.is_none_or(|bits| bits.div_ceil(8) > p.stride) {
+            if row.map_or(true, |bits| bits.div_ceil(8) > p.stride) {
                 return Err(bad(
                     "plane stride",
                     p.stride,
@@ -495,6 +505,7 @@ impl BufferInfo {
             kind,
             reserved_size,
             metadata_size,
+            metadata_kind,
             planes,
             plane_count: count as u8,
         })
@@ -515,8 +526,9 @@ pub struct BufferHandle {
 impl BufferHandle {
     /// Validates `handle`: the ints ([`BufferInfo::from_ints`]), the fd count, that the memory fd
     /// is a buffer of the declared kind and at least the declared size, and that the metadata fd
-    /// is a sealed region of the declared size whose header names the same buffer id. On error
-    /// every fd of `handle` is closed.
+    /// is a region of the declared kind and size (a dma-buf of at least that size, or a memfd
+    /// sealed against shrinking of exactly that size) whose header names the same buffer id. On
+    /// error every fd of `handle` is closed.
     pub fn decode(handle: NativeHandle) -> Result<BufferHandle, MemError> {
         let info = BufferInfo::from_ints(&handle.ints)?;
         let mut fds = handle.fds.into_iter();
@@ -551,12 +563,20 @@ impl BufferHandle {
                 format!("holds {} bytes, the handle says {}", kind.size(), info.size),
             ));
         }
-        match fd_kind(metadata.as_fd()).map_err(|e| fd_err("metadata", e.to_string()))? {
-            FdKind::SealedFile(size) if size == info.metadata_size => {}
-            found => {
+        match (
+            fd_kind(metadata.as_fd()).map_err(|e| fd_err("metadata", e.to_string()))?,
+            info.metadata_kind.is_dma_buf(),
+        ) {
+            // A dma-buf's size is fixed at export; a heap may round it up.
+            (FdKind::DmaBuf(size), true) if size >= info.metadata_size => {}
+            (FdKind::SealedFile(size), false) if size == info.metadata_size => {}
+            (found, _) => {
                 return Err(fd_err(
                     "metadata",
-                    format!("is {found:?}, expected {} bytes", info.metadata_size),
+                    format!(
+                        "is {found:?}, the handle says a {} region of {} bytes",
+                        info.metadata_kind, info.metadata_size
+                    ),
                 ))
             }
         }

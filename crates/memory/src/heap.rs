@@ -14,10 +14,8 @@
 use crate::error::{MemError, SysOp};
 use crate::sys;
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, Mode, SFlag};
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where dma-heaps live.
@@ -74,6 +72,11 @@ pub trait Heap: Send + Sync + fmt::Debug {
     fn max_buffer_size(&self) -> Option<u64> {
         None
     }
+    /// Names a buffer this heap made earlier (a pooled one, at handout). A memfd's name is fixed
+    /// at creation, so by default nothing happens.
+    fn rename(&self, _fd: BorrowedFd<'_>, _name: &str) -> Result<(), MemError> {
+        Ok(())
+    }
 }
 
 /// One kernel dma-heap, opened once and kept open.
@@ -87,13 +90,13 @@ impl DmaHeap {
     /// Opens the heap called `name` under `dir`.
     pub fn open(dir: &Path, name: &str) -> Result<DmaHeap, MemError> {
         let path = dir.join(name);
-        let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        let fd = sys::open(&path, libc::O_RDONLY)
             .map_err(|e| MemError::sys_on(SysOp::Open, e, path.display().to_string()))?;
         // A regular file or directory in the heap directory is not a heap; catch it here rather
         // than on the first allocation.
-        let stat =
-            fstat(&fd).map_err(|e| MemError::sys_on(SysOp::Stat, e, path.display().to_string()))?;
-        if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFCHR {
+        let stat = sys::fstat(fd.as_fd())
+            .map_err(|e| MemError::sys_on(SysOp::Stat, e, path.display().to_string()))?;
+        if !stat.is(libc::S_IFCHR) {
             return Err(MemError::sys_on(
                 SysOp::Open,
                 Errno::ENODEV,
@@ -120,8 +123,8 @@ impl DmaHeap {
 
 /// Names `buf`; a kernel without `DMA_BUF_SET_NAME_B` (ENOTTY) leaves buffers unnamed rather
 /// than making every allocation fail.
-fn name_dma_buf(buf: &OwnedFd, name: &str, heap: &str) -> Result<(), MemError> {
-    match sys::dma_buf_set_name(buf.as_fd(), name) {
+fn name_dma_buf(buf: BorrowedFd<'_>, name: &str, heap: &str) -> Result<(), MemError> {
+    match sys::dma_buf_set_name(buf, name) {
         Ok(()) | Err(Errno::ENOTTY) => Ok(()),
         Err(e) => Err(MemError::sys_on(SysOp::SetName, e, heap.to_string())),
     }
@@ -136,8 +139,11 @@ impl Heap for DmaHeap {
     }
     fn allocate(&self, size: u64, name: &str) -> Result<OwnedFd, MemError> {
         let buf = self.allocate_raw(size)?;
-        name_dma_buf(&buf, name, &self.name)?;
+        name_dma_buf(buf.as_fd(), name, &self.name)?;
         Ok(buf)
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, &self.name)
     }
 }
 
@@ -151,7 +157,7 @@ pub struct Udmabuf {
 impl Udmabuf {
     /// Opens the udmabuf device at `path`, reading the module's size limit if it publishes one.
     pub fn open(path: &Path) -> Result<Udmabuf, MemError> {
-        let device = open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        let device = sys::open(path, libc::O_RDWR)
             .map_err(|e| MemError::sys_on(SysOp::Open, e, path.display().to_string()))?;
         let size_limit = udmabuf_size_limit(std::fs::read_to_string(UDMABUF_SIZE_LIMIT).ok());
         Ok(Udmabuf { device, size_limit })
@@ -190,11 +196,14 @@ impl Heap for Udmabuf {
             .map_err(|e| MemError::sys_on(SysOp::Memfd, e, "udmabuf"))?;
         let buf = sys::udmabuf_create(self.device.as_fd(), memfd.as_fd(), size)
             .map_err(|e| MemError::sys_on(SysOp::Udmabuf, e, "udmabuf"))?;
-        name_dma_buf(&buf, name, "udmabuf")?;
+        name_dma_buf(buf.as_fd(), name, "udmabuf")?;
         Ok(buf)
     }
     fn max_buffer_size(&self) -> Option<u64> {
         self.size_limit
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, "udmabuf")
     }
 }
 

@@ -1,16 +1,16 @@
 //! The most recent buffers the service made, for `dumpsys`: what they are and the cache
 //! maintenance every client's mapper has done on them, read from their shared metadata regions.
 //!
-//! The service keeps its own copy of each recent buffer's metadata fd, which keeps that region
-//! (not the buffer's memory) alive until the entry leaves the ring; regions with large reserved
-//! areas are not kept, so the ring holds at most [`RECENT_LEN`] small regions.
+//! The service keeps a read-only mapping of each recent buffer's metadata region (no fd: the
+//! service's fd count still returns to its baseline when clients free their buffers), which keeps
+//! that region, not the buffer's memory, alive until the entry leaves the ring. Regions with large
+//! reserved areas are not kept, so the ring holds at most [`RECENT_LEN`] small regions.
 
 use central_gralloc::format::PixelFormat;
 use central_gralloc_memory::metadata::{self, SyncCounters};
 use central_gralloc_memory::{Buffer, CpuAccess, Mapping};
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
 
 /// Buffers kept.
 pub const RECENT_LEN: usize = 32;
@@ -24,8 +24,7 @@ struct Recent {
     height: u32,
     format: PixelFormat,
     size: u64,
-    metadata: OwnedFd,
-    metadata_size: u64,
+    region: Mapping,
 }
 
 /// A ring of recent buffers.
@@ -43,7 +42,8 @@ impl RecentBuffers {
         if info.metadata_size > MAX_KEPT_REGION {
             return;
         }
-        let Ok(metadata) = buffer.metadata_fd().try_clone_to_owned() else {
+        let Ok(region) = Mapping::new(buffer.metadata_fd(), info.metadata_size, CpuAccess::Read)
+        else {
             return;
         };
         if self.ring.len() == RECENT_LEN {
@@ -56,8 +56,7 @@ impl RecentBuffers {
             height: info.height,
             format: info.format,
             size: info.size,
-            metadata,
-            metadata_size: info.metadata_size,
+            region,
         });
     }
 
@@ -69,9 +68,7 @@ impl RecentBuffers {
             self.ring.len()
         )?;
         for r in &self.ring {
-            let counters = Mapping::new(r.metadata.as_fd(), r.metadata_size, CpuAccess::Read)
-                .and_then(|m| metadata::read_sync_counters(&m));
-            let syncs = match counters {
+            let syncs = match metadata::read_sync_counters(&r.region) {
                 Ok(SyncCounters {
                     decided,
                     skipped,

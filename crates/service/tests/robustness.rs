@@ -4,8 +4,9 @@
 
 mod common;
 
+use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::{descriptor, run_named};
-use central_gralloc_service::aidl::{BufferUsage, PixelFormat};
+use central_gralloc_service::aidl::BufferUsage;
 use common::ServiceProcess;
 
 const CPU: i64 = BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_OFTEN.0;

@@ -1,6 +1,7 @@
 //! Test support: the real `allocator-service` binary as a child process on a temporary socket.
 
-#![allow(dead_code, reason = "each test file uses a different part")]
+// Each test file uses a different part.
+#![allow(dead_code)]
 
 use central_gralloc_service::rpc::Connection;
 use std::path::{Path, PathBuf};
