@@ -16,11 +16,11 @@
 //! 32-bit). A statically linked runner (the VM tier's) cannot `dlopen` a glibc-linked library;
 //! [`unavailable`] says so and `run_all` reports these cases as skipped there.
 
-use super::{check, descriptor, CaseResult, CPU_OFTEN};
+use super::{check, descriptor, wire, CaseResult, CPU_OFTEN};
+use central_gralloc::format::PixelFormat;
+use central_gralloc::usage::Usage;
 use central_gralloc_memory::BufferInfo;
-use central_gralloc_service::aidl::{
-    AllocationResult, BufferUsage, IAllocator, NativeHandle, PixelFormat,
-};
+use central_gralloc_service::aidl::{AllocationResult, IAllocator, NativeHandle};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -566,20 +566,14 @@ pub(super) fn mapper_write_read_back_through_second_import(a: &dyn IAllocator) -
     let first = mapper.import(handle)?;
     let second = mapper.import_copy(handle)?;
     for (seed, writer, reader) in [(0x11, &first, &second), (0x77, &second, &first)] {
-        let mut w = writer.lock(
-            BufferUsage::CPU_WRITE_OFTEN.0,
-            width,
-            height,
-            len,
-            info.size,
-        )?;
+        let mut w = writer.lock(wire(Usage::CPU_WRITE_OFTEN), width, height, len, info.size)?;
         for y in 0..height as usize {
             for (x, byte) in w.bytes()[y * pitch..y * pitch + row].iter_mut().enumerate() {
                 *byte = pattern(y * row + x, seed);
             }
         }
         w.unlock()?;
-        let mut r = reader.lock(BufferUsage::CPU_READ_OFTEN.0, width, height, len, info.size)?;
+        let mut r = reader.lock(wire(Usage::CPU_READ_OFTEN), width, height, len, info.size)?;
         let bytes = r.bytes();
         for y in 0..height as usize {
             for x in 0..row {
@@ -604,14 +598,14 @@ pub(super) fn mapper_metadata_agrees_with_allocation(a: &dyn IAllocator) -> Case
             96,
             40,
             PixelFormat::YV12,
-            CPU_OFTEN | BufferUsage::GPU_TEXTURE.0,
+            CPU_OFTEN | wire(Usage::GPU_TEXTURE),
             1,
         ),
         (
             50,
             30,
             PixelFormat::YCBCR_420_888,
-            BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_RARELY.0,
+            wire(Usage::CPU_READ_OFTEN) | wire(Usage::CPU_WRITE_RARELY),
             1,
         ),
         (5000, 1, PixelFormat::BLOB, CPU_OFTEN, 1),
