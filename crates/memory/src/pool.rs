@@ -4,7 +4,8 @@
 //!
 //! Which sizes to keep is learned, never configured: a class is kept once its size was asked for
 //! at least [`PoolConfig::repeats`] times within [`PoolConfig::window`], as many buffers as the
-//! largest of those requests (bounded), and emptied after [`PoolConfig::idle`] without demand, or
+//! most it was asked for within one [`PoolConfig::burst`] (a SurfaceFlinger swapchain is three
+//! requests of one buffer in quick succession), bounded, and emptied after [`PoolConfig::idle`] without demand, or
 //! at once under memory pressure. Metadata regions are buffers of their heap too and pool alike.
 //! The bytes held never exceed [`PoolConfig::cap_bytes`], and count against no client.
 //!
@@ -13,6 +14,8 @@
 
 use crate::error::MemError;
 use crate::heap::Heap;
+use crate::map::Mapping;
+use crate::metadata;
 use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -27,6 +30,8 @@ pub struct PoolConfig {
     pub window: Duration,
     /// Requests of one size within the window before that size is pooled.
     pub repeats: usize,
+    /// Requests this close together count as one burst, whose buffers the class keeps ready.
+    pub burst: Duration,
     /// A class without demand for this long is emptied.
     pub idle: Duration,
     /// Most buffers one class keeps.
@@ -39,6 +44,7 @@ impl PoolConfig {
         cap_bytes: 0,
         window: Duration::from_secs(10),
         repeats: 2,
+        burst: Duration::from_millis(250),
         idle: Duration::from_secs(30),
         max_per_class: 8,
     };
@@ -60,6 +66,22 @@ pub struct PoolKey {
     pub heap: usize,
     /// Bytes per buffer.
     pub size: u64,
+    /// Metadata regions: the refill also maps each one's header page, so the handout writes the
+    /// header without a system call.
+    pub header: bool,
+}
+
+/// A pre-made buffer.
+#[derive(Debug)]
+pub struct Pooled {
+    /// The buffer, straight from its heap.
+    pub fd: OwnedFd,
+    /// Its header page mapped read-write (metadata classes only), never written yet.
+    pub header: Option<Mapping>,
+    /// The dma-buf name it was made with: the name of the class's latest request, which is
+    /// usually the next one's too (a client asks again for what it asked for), so the handout
+    /// renames it only when it differs.
+    pub name: String,
 }
 
 /// What one class did since the service started.
@@ -79,10 +101,12 @@ pub struct ClassStats {
 
 #[derive(Debug, Default)]
 struct Class {
-    ready: Vec<OwnedFd>,
+    ready: Vec<Pooled>,
     /// Refills being allocated now (counted in the pool's held bytes already).
     in_flight: usize,
     target: usize,
+    /// The latest request's name, given to refills.
+    name: String,
     last_demand: Option<Instant>,
     stats: ClassStats,
 }
@@ -102,6 +126,9 @@ pub struct Pool {
     state: Mutex<State>,
     wake: Condvar,
 }
+
+/// Requests remembered for learning, whatever their age: bounds the work of a take.
+const MAX_DEMAND: usize = 64;
 
 /// Why the pool let buffers go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,8 +170,9 @@ impl Pool {
     }
 
     /// A request for `count` buffers of `key`: records the demand and hands out as many ready
-    /// buffers as the class has (possibly none). The caller allocates the rest.
-    pub fn take(&self, key: PoolKey, count: usize, now: Instant) -> Vec<OwnedFd> {
+    /// buffers as the class has (possibly none). The caller allocates the rest, then calls
+    /// [`Pool::kick`].
+    pub fn take(&self, key: PoolKey, name: &str, count: usize, now: Instant) -> Vec<Pooled> {
         if self.config.cap_bytes == 0 {
             return Vec::new();
         }
@@ -159,25 +187,51 @@ impl Pool {
             state.demand.pop_front();
         }
         state.demand.push_back((now, key, count));
-        let (asks, largest) = state
+        if state.demand.len() > MAX_DEMAND {
+            state.demand.pop_front();
+        }
+        let asks: Vec<(Instant, usize)> = state
             .demand
             .iter()
             .filter(|(_, k, _)| *k == key)
-            .fold((0, 0), |(n, most), (_, _, c)| (n + 1, most.max(*c)));
+            .map(|(at, _, c)| (*at, *c))
+            .collect();
+        let burst = self.config.burst;
+        let largest = asks
+            .iter()
+            .map(|&(end, _)| {
+                asks.iter()
+                    .filter(|&&(at, _)| at <= end && end.saturating_duration_since(at) <= burst)
+                    .map(|&(_, c)| c)
+                    .sum::<usize>()
+            })
+            .max()
+            .unwrap_or(0);
+        let asks = asks.len();
         let by_cap = usize::try_from(self.config.cap_bytes / key.size.max(1)).unwrap_or(usize::MAX);
         let class = state.classes.entry(key).or_default();
         class.last_demand = Some(now);
+        if class.name != name {
+            name.clone_into(&mut class.name);
+        }
         if asks >= self.config.repeats {
             class.target = largest.min(self.config.max_per_class).min(by_cap);
         }
         let n = count.min(class.ready.len());
-        let taken: Vec<OwnedFd> = class.ready.drain(class.ready.len() - n..).collect();
+        let taken: Vec<Pooled> = class.ready.drain(class.ready.len() - n..).collect();
         class.stats.hits += n as u64;
         class.stats.misses += (count - n) as u64;
         state.held -= key.size * n as u64;
-        drop(guard);
-        self.wake.notify_all();
         taken
+    }
+
+    /// Tells the refill thread that takes may have left work. Called once a request is done,
+    /// not at the take: on a busy or single CPU the woken refill would otherwise compete with
+    /// the request it is refilling for.
+    pub fn kick(&self) {
+        if self.config.cap_bytes > 0 {
+            self.wake.notify_all();
+        }
     }
 
     /// Refills every class below its target from `heap_of(key.heap)`, within the byte cap, then
@@ -188,13 +242,21 @@ impl Pool {
         heap_of: impl Fn(usize) -> Option<&'h dyn Heap>,
     ) -> Vec<RefillFailure> {
         let mut failures = Vec::new();
-        while let Some(key) = self.next_refill() {
+        while let Some((key, name)) = self.next_refill() {
             let Some(heap) = heap_of(key.heap) else {
                 self.refill_failed(key);
                 continue;
             };
-            match heap.allocate(key.size, "gralloc-pool") {
-                Ok(fd) => self.put(key, fd),
+            let made = heap.allocate(key.size, &name).and_then(|fd| {
+                let header = if key.header {
+                    Some(metadata::map_header(std::os::fd::AsFd::as_fd(&fd))?)
+                } else {
+                    None
+                };
+                Ok(Pooled { fd, header, name })
+            });
+            match made {
+                Ok(pooled) => self.put(key, pooled),
                 Err(error) => {
                     self.refill_failed(key);
                     failures.push(RefillFailure { key, error });
@@ -206,7 +268,7 @@ impl Pool {
 
     /// The next class to grow by one buffer, counting it as held and in flight already so
     /// concurrent refills cannot overshoot the cap or the target.
-    fn next_refill(&self) -> Option<PoolKey> {
+    fn next_refill(&self) -> Option<(PoolKey, String)> {
         let mut guard = self.state();
         let state = &mut *guard;
         let room = self.config.cap_bytes.saturating_sub(state.held);
@@ -216,17 +278,18 @@ impl Pool {
             .find(|(k, c)| c.ready.len() + c.in_flight < c.target && k.size <= room)?;
         let key = *key;
         class.in_flight += 1;
+        let name = class.name.clone();
         state.held += key.size;
-        Some(key)
+        Some((key, name))
     }
 
-    fn put(&self, key: PoolKey, fd: OwnedFd) {
+    fn put(&self, key: PoolKey, pooled: Pooled) {
         let mut guard = self.state();
         let state = &mut *guard;
         let class = state.classes.entry(key).or_default();
         class.in_flight = class.in_flight.saturating_sub(1);
         if class.ready.len() < class.target {
-            class.ready.push(fd);
+            class.ready.push(pooled);
             class.stats.refills += 1;
         } else {
             // Trimmed while it was being allocated: let it go.
@@ -283,11 +346,6 @@ impl Pool {
         let _ = self.wake.wait_timeout(state, timeout);
     }
 
-    /// Wakes a thread in [`Pool::wait`] (to stop it, for instance).
-    pub fn wake(&self) {
-        self.wake.notify_all();
-    }
-
     /// Bytes held ready.
     pub fn held_bytes(&self) -> u64 {
         self.state().held
@@ -337,6 +395,7 @@ mod tests {
     const KEY: PoolKey = PoolKey {
         heap: 0,
         size: 8192,
+        header: false,
     };
 
     fn refill(pool: &Pool, heap: &MemfdHeap) -> Vec<RefillFailure> {
@@ -346,17 +405,22 @@ mod tests {
     #[test]
     fn a_size_asked_for_twice_is_pooled_as_deep_as_the_largest_burst() {
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
-        assert!(pool.take(KEY, 3, t).is_empty());
+        assert!(pool.take(KEY, "t", 3, t).is_empty());
         assert!(refill(&pool, &heap).is_empty());
         assert_eq!(pool.held_bytes(), 0, "one request is not a pattern");
-        assert!(pool.take(KEY, 2, t).is_empty());
+        // A second request a second later: two bursts, the larger of three.
+        let later = t + Duration::from_secs(1);
+        assert!(pool.take(KEY, "t", 2, later).is_empty());
         assert!(refill(&pool, &heap).is_empty());
         assert_eq!(
             pool.held_bytes(),
             3 * 8192,
             "the largest burst in the window"
         );
-        assert_eq!(pool.take(KEY, 3, t).len(), 3);
+        assert_eq!(
+            pool.take(KEY, "t", 3, later + Duration::from_secs(1)).len(),
+            3
+        );
         assert_eq!(pool.held_bytes(), 0);
         let [(_, ready, target, stats)] = pool.classes()[..] else {
             panic!("one class");
@@ -366,14 +430,32 @@ mod tests {
     }
 
     #[test]
+    fn single_requests_in_quick_succession_make_one_burst() {
+        let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
+        // A swapchain: three requests of one, twice, a second apart.
+        for second in 0..2 {
+            for ms in [0, 5, 10] {
+                pool.take(KEY, "t", 1, t + Duration::from_millis(1000 * second + ms));
+            }
+        }
+        refill(&pool, &heap);
+        assert_eq!(
+            pool.held_bytes(),
+            3 * 8192,
+            "three ready for the next swapchain"
+        );
+    }
+
+    #[test]
     fn the_cap_bounds_what_is_held_and_idle_classes_empty() {
         let big = PoolKey {
             heap: 0,
             size: 40 << 10,
+            header: false,
         };
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
-        pool.take(big, 4, t);
-        pool.take(big, 4, t);
+        pool.take(big, "t", 4, t);
+        pool.take(big, "t", 4, t);
         refill(&pool, &heap);
         assert_eq!(
             pool.held_bytes(),
@@ -391,15 +473,15 @@ mod tests {
     #[test]
     fn pressure_empties_everything_and_a_disabled_pool_holds_nothing() {
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
-        pool.take(KEY, 2, t);
-        pool.take(KEY, 2, t);
+        pool.take(KEY, "t", 2, t);
+        pool.take(KEY, "t", 2, t + Duration::from_secs(1));
         refill(&pool, &heap);
         assert_eq!(pool.held_bytes(), 2 * 8192);
         assert_eq!(pool.trim(t, true), vec![(KEY, 2, TrimReason::Pressure)]);
         assert_eq!(pool.held_bytes(), 0);
         let off = Pool::new(PoolConfig::DISABLED);
-        off.take(KEY, 2, t);
-        off.take(KEY, 2, t);
+        off.take(KEY, "t", 2, t);
+        off.take(KEY, "t", 2, t);
         refill(&off, &heap);
         assert_eq!(off.held_bytes(), 0);
     }
@@ -407,8 +489,8 @@ mod tests {
     #[test]
     fn a_failing_heap_shrinks_the_class_instead_of_failing_requests() {
         let (pool, t) = (Pool::new(config()), Instant::now());
-        pool.take(KEY, 2, t);
-        pool.take(KEY, 2, t);
+        pool.take(KEY, "t", 2, t);
+        pool.take(KEY, "t", 2, t);
         // Heap index 0 is gone: every refill fails, once per class, and nothing is held.
         let failures = pool.refill(|_| None);
         assert_eq!(
@@ -422,7 +504,7 @@ mod tests {
         };
         assert_eq!((ready, target, stats.failures), (0, 0, 1));
         assert!(
-            pool.take(KEY, 2, t).is_empty(),
+            pool.take(KEY, "t", 2, t).is_empty(),
             "requests fall through to the heap"
         );
     }

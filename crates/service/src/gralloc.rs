@@ -133,12 +133,12 @@ impl Gralloc {
         // bytes (up to 16 MiB a buffer) are the client's to choose, like the pixels.
         let bytes = self.memory.limits().check(count, plan.buffer_bytes())?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
-        let allocation = self.memory.allocate_planned(&plan, count)?;
+        let mut allocation = self.memory.allocate_planned(&plan, count)?;
         self.quotas.hold(charge);
         {
             // A poisoned lock only means another thread panicked mid-push; the ring is sound.
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            for buffer in &allocation.buffers {
+            for buffer in &mut allocation.buffers {
                 recent.push(buffer, &plan.descriptor().name);
             }
         }

@@ -331,7 +331,10 @@ fn pooled_buffers_are_fresh_and_zeroed_with_their_own_header() {
     });
     let d = desc(256, 256, PixelFormat::RGBA_8888, Usage::CPU_WRITE_OFTEN);
     // Two bursts of two teach the pool the size; the refill makes two buffers and two regions.
-    for _ in 0..2 {
+    for burst in 0..2 {
+        if burst > 0 {
+            std::thread::sleep(PoolConfig::DISABLED.burst * 2);
+        }
         let first = a.allocate(&d, 2).unwrap();
         for b in &first.buffers {
             // A client scribbles over its buffers before freeing them.
