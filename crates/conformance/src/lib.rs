@@ -13,6 +13,10 @@
 //! `fds_are_shared_memory` needs a second process: it re-runs the current executable as a peer
 //! (see [`peer_from_env`]), so every program that runs the cases must call that first: the
 //! `conformance` binary does in `main`, the test suite has the ignored `#[test]` [`PEER_TEST`].
+//!
+//! The `mapper_*` cases import, lock and read buffers through `mapper.<suffix>.so`, loaded with
+//! `dlopen` from the directory [`mapper::set_mapper_dir`] or `$CENTRAL_GRALLOC_MAPPER_DIR` names
+//! (on Android, `/vendor/lib64/hw`); see [`mapper`].
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -27,6 +31,7 @@ use central_gralloc_service::aidl::{
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
+pub mod mapper;
 mod peer;
 pub use peer::{peer_from_env, PEER_ENV, PEER_TEST};
 use peer::{share_with_peer, PeerTask};
@@ -40,6 +45,8 @@ pub struct Case {
     pub name: &'static str,
     /// The check.
     pub run: fn(&dyn IAllocator) -> CaseResult,
+    /// Whether it loads `mapper.<suffix>.so` (see [`mapper`]).
+    pub needs_mapper: bool,
 }
 
 /// Every case, in the order they run.
@@ -47,60 +54,87 @@ pub const CASES: &[Case] = &[
     Case {
         name: "mapper_suffix_is_central",
         run: mapper_suffix_is_central,
+        needs_mapper: false,
     },
     Case {
         name: "interface_version_is_2",
         run: interface_version_is_2,
+        needs_mapper: false,
     },
     Case {
         name: "allocate_64x64_rgba_cpu_often",
         run: allocate_64x64_rgba_cpu_often,
+        needs_mapper: false,
     },
     Case {
         name: "unknown_usage_bit_is_unsupported",
         run: unknown_usage_bit_is_unsupported,
+        needs_mapper: false,
     },
     Case {
         name: "unknown_option_is_unsupported",
         run: unknown_option_is_unsupported,
+        needs_mapper: false,
     },
     Case {
         name: "layer_count_zero_fails",
         run: layer_count_zero_fails,
+        needs_mapper: false,
     },
     Case {
         name: "bad_counts_fail",
         run: bad_counts_fail,
+        needs_mapper: false,
     },
     Case {
         name: "allocate_v1_is_unsupported",
         run: allocate_v1_is_unsupported,
+        needs_mapper: false,
     },
     Case {
         name: "count_buffers_share_one_stride",
         run: count_buffers_share_one_stride,
+        needs_mapper: false,
     },
     Case {
         name: "handle_stride_equals_result_stride",
         run: handle_stride_equals_result_stride,
+        needs_mapper: false,
     },
     Case {
         name: "fds_are_shared_memory",
         run: fds_are_shared_memory,
+        needs_mapper: false,
+    },
+    Case {
+        name: "mapper_write_read_back_through_second_import",
+        run: mapper::mapper_write_read_back_through_second_import,
+        needs_mapper: true,
+    },
+    Case {
+        name: "mapper_metadata_agrees_with_allocation",
+        run: mapper::mapper_metadata_agrees_with_allocation,
+        needs_mapper: true,
     },
     // Last: the sweep allocates hundreds of megabytes in a second, which may use up the caller's
     // quota window (it tolerates NO_RESOURCES itself; cases after it would not).
     Case {
         name: "is_supported_agrees_with_allocate2",
         run: is_supported_agrees_with_allocate2,
+        needs_mapper: false,
     },
 ];
 
 /// Runs every case against `allocator`, printing one line per case to `out`; returns the
-/// names of the cases that failed.
+/// names of the cases that failed. Where this process cannot load a mapper at all
+/// ([`mapper::unavailable`]), the cases that need one print `SKIP name: why` instead.
 pub fn run_all(allocator: &Strong<dyn IAllocator>, out: &mut dyn Write) -> Vec<&'static str> {
     let mut failed = Vec::new();
     for case in CASES {
+        if let (true, Some(why)) = (case.needs_mapper, mapper::unavailable()) {
+            let _ = writeln!(out, "SKIP {}: {why}", case.name);
+            continue;
+        }
         let line = match run_case(allocator, case) {
             Ok(()) => format!("PASS {}", case.name),
             Err(reason) => {
