@@ -166,6 +166,7 @@ _Static_assert(offsetof(AIMapper, v5) == 8, "AIMapper.v5");
 #define FMT_R_8 0x38
 #define FMT_R_16_UINT 0x39
 #define FMT_RG_1616_UINT 0x3a
+#define FMT_RGBA_10101010 0x3b
 #define FMT_YV12 0x32315659
 
 /* BufferUsage */
@@ -2050,18 +2051,8 @@ static const RgbFormat RGB_FORMATS[] = {
         {"R_8", FMT_R_8, false, 1, 1, {0, 0, 0, 0}, {8, 0, 0, 0}},
         {"R_16_UINT", FMT_R_16_UINT, false, 2, 1, {0, 0, 0, 0}, {16, 0, 0, 0}},
         {"RG_1616_UINT", FMT_RG_1616_UINT, false, 4, 2, {0, 16, 0, 0}, {16, 16, 0, 0}},
+        {"RGBA_10101010", FMT_RGBA_10101010, false, 8, 4, {0, 16, 32, 48}, {10, 10, 10, 10}},
 };
-
-/*
- * Lock_RGB_Format's optional RGBA_10101010 is not ported: that VTS expects R, G, B, A at bits 0,
- * 16, 32 and 48, while this allocator lays each 10-bit channel in the top bits of its 16-bit
- * word (bits 6, 22, 38, 54), the layout of Vulkan's R10X6G10X6B10X6A10X6 and the way P010 (whose
- * Y at bit 6 VTS requires) stores its samples.
- */
-static const char RGBA_10101010_NOT_PORTED[] =
-        "Android 16 VTS expects R/G/B/A at bits 0/16/32/48; this allocator stores each 10-bit "
-        "channel in the top bits of its 16-bit word (6/22/38/54, as P010 and Vulkan's "
-        "R10X6G10X6B10X6A10X6) by design";
 
 static void lock_rgb_format(const RgbFormat* f) {
     const uint64_t usage = USAGE_CPU_WRITE_OFTEN | USAGE_CPU_READ_OFTEN;
@@ -2578,7 +2569,6 @@ int main(int argc, char** argv) {
                 release_case_resources();
                 report(name);
             }
-            printf("SKIP Lock_RGB_Format/RGBA_10101010: not ported: %s\n", RGBA_10101010_NOT_PORTED);
         }
     }
 
