@@ -27,6 +27,15 @@ impl ErrorCode {
             ErrorCode::Unsupported => "UNSUPPORTED",
         }
     }
+    /// The code whose AIDL value is `value`, if any.
+    pub const fn from_value(value: i32) -> Option<ErrorCode> {
+        match value {
+            0 => Some(ErrorCode::BadDescriptor),
+            1 => Some(ErrorCode::NoResources),
+            2 => Some(ErrorCode::Unsupported),
+            _ => None,
+        }
+    }
     /// The AIDL value.
     pub const fn value(self) -> i32 {
         match self {

@@ -11,8 +11,8 @@ mod common;
 
 #[cfg(host_binder)]
 fn run(name: &str) {
-    let service = common::ServiceProcess::start("conformance", &[]);
-    let connection = service.connect();
+    let service = common::start("conformance", &[]);
+    let connection = service.connect().expect("connect to the service");
     let result = central_gralloc_conformance::run_named(&connection.allocator, name);
     drop(connection);
     if let Err(reason) = result {

@@ -10,11 +10,9 @@ use central_gralloc::solver::solve;
 use central_gralloc::usage::Usage;
 use central_gralloc_memory::BufferKind;
 use central_gralloc_service::adapter::buffer_descriptor;
+use central_gralloc_service::child::ServiceChild;
 use central_gralloc_service::host::{self, MemoryChoice};
-use central_gralloc_service::rpc::Connection;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The hidden subcommand the demo runs in its child: the service on a socket.
 pub const SERVE_COMMAND: &str = "__serve";
@@ -105,54 +103,22 @@ pub fn serve(rest: &[String]) -> u8 {
     }
 }
 
-/// The demo's service child; SIGTERM and reaped on drop.
-struct ServiceChild {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl ServiceChild {
-    fn start(profile: &str) -> Result<ServiceChild, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
-        let socket = std::env::temp_dir().join(format!(
-            "gralloc-demo-{}-{profile}.sock",
-            std::process::id()
-        ));
-        let child = Command::new(exe)
-            .args([SERVE_COMMAND, "--socket"])
-            .arg(&socket)
-            .args(["--profile", profile, "--backend", "auto", "--stand-in"])
-            .env("CENTRAL_GRALLOC_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the service: {e}"))?;
-        Ok(ServiceChild { child, socket })
-    }
-
-    fn connect(&mut self) -> Result<Connection, String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match Connection::open(&self.socket) {
-                Ok(c) => return Ok(c),
-                Err(e) if Instant::now() > deadline => return Err(e),
-                Err(_) => {}
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the service exited: {status}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ServiceChild {
-    fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own unreaped child, so the pid names no other process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
+/// Starts this program's [`SERVE_COMMAND`] as the demo's service for `profile`: every heap role
+/// served by what this host has, stand-ins saying so in their handles.
+fn start_service(profile: &str) -> Result<ServiceChild, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    ServiceChild::start(
+        exe,
+        &[
+            SERVE_COMMAND,
+            "--profile",
+            profile,
+            "--backend",
+            "auto",
+            "--stand-in",
+        ],
+        &format!("demo-{profile}"),
+    )
 }
 
 fn info(request: &Request) -> Result<DescriptorInfo, String> {
@@ -170,7 +136,7 @@ fn info(request: &Request) -> Result<DescriptorInfo, String> {
 
 fn demo_profile(name: &str) -> Result<(), String> {
     let declared = Profile::resolve(name).map_err(|e| e.to_string())?;
-    let mut child = ServiceChild::start(name)?;
+    let child = start_service(name)?;
     let connection = child.connect()?;
     println!("\n== profile {name}: allocations through allocator-service over RPC binder");
     println!(
