@@ -9,13 +9,14 @@
 
 mod harness;
 mod kernel_facts;
+mod mapper_cases;
 mod memory_cases;
 mod sys;
 
 use harness::TestCase;
 
 /// Every group of test cases, in the order they run.
-const SUITES: &[&[TestCase]] = &[kernel_facts::TESTS, memory_cases::TESTS];
+const SUITES: &[&[TestCase]] = &[kernel_facts::TESTS, memory_cases::TESTS, mapper_cases::TESTS];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

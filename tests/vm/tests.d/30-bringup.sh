@@ -65,6 +65,7 @@ profile=$(awk '$1 == "profile" {print $2; exit}' /vendor/etc/gralloc/central/pro
 if bringup registered 30; then
   credentials || note_failure
   bringup dma-heap system || note_failure
+  bringup mapper-pattern || note_failure
   conformance_cases || note_failure
   bringup dump "$profile" || note_failure
   bringup restart "$ALLOCATOR_PIDFILE" 30 || note_failure

@@ -7,6 +7,8 @@
 //! bringup dma-heap HEAP               PASS/FAIL bringup.buffers_from_dma_heap_<HEAP>
 //! bringup dump PROFILE                PASS/FAIL bringup.dump (the dump names PROFILE)
 //! bringup restart PIDFILE SECONDS     PASS/FAIL bringup.restart_recovers
+//! bringup mapper-pattern              PASS/FAIL bringup.mapper_cross_process_pattern
+//! bringup mapper-reader FD            (helper: the second process of mapper-pattern)
 //! bringup rc-option RC SERVICE KEY    print the arguments of SERVICE's KEY option (`user`,
 //!                                     `group`, ...) in RC, space-separated; exit 1 if absent
 //! ```
@@ -14,6 +16,11 @@
 //! `restart` kills the service whose pid the supervisor wrote to PIDFILE, expects its old proxy
 //! to fail with `DeadObject`, waits for the supervisor's new pid, and recovers as an Android
 //! client does: look the service up again until a proxy answers, then allocate.
+
+#[path = "../mapper_client.rs"]
+mod mapper_client;
+#[path = "bringup/mapper.rs"]
+mod mapper;
 
 use std::fs::File;
 use std::io::Read;
@@ -59,9 +66,23 @@ fn main() -> ExitCode {
             Some("bringup.restart_recovers".into()),
             seconds_arg(seconds).and_then(|limit| restart_recovers(pidfile, limit)),
         ),
+        ["mapper-pattern"] => (
+            Some("bringup.mapper_cross_process_pattern".into()),
+            mapper_pattern(),
+        ),
+        ["mapper-reader", fd] => match fd.parse() {
+            Ok(fd) => match mapper::reader(fd) {
+                Ok(report) => {
+                    println!("{report}");
+                    return ExitCode::SUCCESS;
+                }
+                Err(e) => (None, Err(e)),
+            },
+            Err(_) => (None, Err(format!("`{fd}` is not an fd number"))),
+        },
         ["rc-option", rc, service, keyword] => (None, rc_option(rc, service, keyword)),
         _ => {
-            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | rc-option RC SERVICE KEYWORD");
+            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | rc-option RC SERVICE KEYWORD");
             return ExitCode::from(2);
         }
     };
@@ -327,6 +348,14 @@ fn restart_recovers(pidfile: &str, limit: Duration) -> Result<(), String> {
         NAME,
         format!("pid {old_pid} killed, old proxy DeadObject, restarted as pid {new_pid}, re-registered and allocating {recovered_ms} ms after the kill ({seen})"),
     );
+    Ok(())
+}
+
+fn mapper_pattern() -> Result<(), String> {
+    open_binder()?;
+    let allocator = live_allocator()?;
+    let seen = mapper::writer(&allocator)?;
+    info("bringup.mapper_cross_process_pattern", seen);
     Ok(())
 }
 
