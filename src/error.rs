@@ -1,9 +1,8 @@
 //! The three outcomes a failed request can have on the wire, and the core's typed errors.
 //!
-//! Rules: a request that is malformed (sizes, layer count, negative fields, BLOB height) is
-//! `BadDescriptor`; a well-formed request this platform can never satisfy (unknown usage bits or
-//! options, a format no attached device handles, a device limit) is `Unsupported`; running out of
-//! memory or hitting the service's limits is `NoResources`.
+//! The rules, for every layer, are in docs/architecture.md §3: malformed is `BadDescriptor`,
+//! never satisfiable here is `Unsupported`, may succeed later is `NoResources`. Each of the core's
+//! errors names its own outcome with a `code()`.
 
 use std::fmt;
 

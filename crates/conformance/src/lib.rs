@@ -3,11 +3,10 @@
 //! `conformance` binary; a device, through Soong's `central_gralloc_conformance_test`). Each case
 //! prints `PASS name` or `FAIL name: reason`. Test code: no library a device ships links it.
 //!
-//! Reading of "every failure is a service-specific error with a value other than 0": an
-//! `AllocationError` can be `BAD_DESCRIPTOR`, whose value *is* 0, so the check is that the
-//! status is not OK, its exception code is service-specific (never a transaction error or a
-//! generic exception), and its value is one of the three `AllocationError` values. Where the
-//! project's error rules name one value (e.g. `layerCount = 0` is `BAD_DESCRIPTOR`), the case
+//! A refusal passes only as a service-specific status whose value is one of the three
+//! `AllocationError` values (never a transaction error or a generic exception; `BAD_DESCRIPTOR`
+//! is 0, so "not OK" alone would accept a dead connection). Where the error rules
+//! (docs/architecture.md §3) name one value, e.g. `layerCount = 0` is `BAD_DESCRIPTOR`, the case
 //! checks that value too.
 //!
 //! `fds_are_shared_memory` needs a second process: it re-runs the current executable as a peer

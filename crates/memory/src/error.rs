@@ -1,6 +1,6 @@
 //! `MemError`: every way the memory layer can fail, and the one place that maps it to a wire code.
 //!
-//! Rules (the core's rules from `central_gralloc::error`, extended to the kernel):
+//! The error rules are in docs/architecture.md §3; this is their kernel half:
 //! - running out of something — memory (`ENOMEM`, `ENOSPC`), fds (`EMFILE`, `ENFILE`), a busy
 //!   kernel (`EAGAIN`, `EBUSY` after retries), the service's own limits — is `NoResources`: the
 //!   same request may succeed later;

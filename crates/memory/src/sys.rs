@@ -2,7 +2,7 @@
 //!
 //! Every `unsafe` block of the crate that is not an mmap lives here, next to the struct layout it
 //! relies on. The ioctl numbers come from nix's `_IOW`/`_IOWR` encoders over the kernel's uapi
-//! structs (DESIGN §4), so they are right on every architecture nix supports.
+//! structs (docs/architecture.md §7), so they are right on every architecture nix supports.
 
 use crate::error::{MemError, SysOp};
 use central_gralloc::cache::SyncFlags;
