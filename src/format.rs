@@ -32,6 +32,55 @@ pub enum FormatKind {
     Flexible,
 }
 
+/// What one component of a sample holds; the values are `PlaneLayoutComponentType`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ComponentType {
+    /// Luma.
+    Y,
+    /// Blue-difference chroma.
+    Cb,
+    /// Red-difference chroma.
+    Cr,
+    /// Red.
+    R,
+    /// Green.
+    G,
+    /// Blue.
+    B,
+    /// Raw sensor data or opaque bytes.
+    Raw,
+    /// Alpha.
+    A,
+}
+
+impl ComponentType {
+    /// The `PlaneLayoutComponentType` value.
+    pub const fn value(self) -> i64 {
+        match self {
+            ComponentType::Y => 1,
+            ComponentType::Cb => 1 << 1,
+            ComponentType::Cr => 1 << 2,
+            ComponentType::R => 1 << 10,
+            ComponentType::G => 1 << 11,
+            ComponentType::B => 1 << 12,
+            ComponentType::Raw => 1 << 20,
+            ComponentType::A => 1 << 30,
+        }
+    }
+}
+
+/// Where one component sits in a plane's sample (little-endian bit numbering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Component {
+    /// What it holds.
+    pub kind: ComponentType,
+    /// First bit within the sample.
+    pub offset_bits: u32,
+    /// Bits, or `None` where samples are packed across byte boundaries so no per-sample size
+    /// applies (RAW10, RAW12: the mapper reports -1, as Android requires).
+    pub size_bits: Option<u32>,
+}
+
 /// One plane of a format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlaneFormat {
@@ -43,6 +92,9 @@ pub struct PlaneFormat {
     pub vsub: u32,
     /// The plane's own DRM fourcc where one exists (R8 for a Y plane, GR88 for UV...).
     pub fourcc: Option<u32>,
+    /// The components of one sample, in bit order. Empty where no standard component type
+    /// describes the data (depth, stencil, HSV).
+    pub components: &'static [Component],
 }
 
 /// Everything the layout routine needs to know about a format.
@@ -81,20 +133,85 @@ pub const fn fourcc(code: &[u8; 4]) -> u32 {
 /// The DRM format modifier of a plain linear layout (`DRM_FORMAT_MOD_LINEAR`).
 pub const DRM_FORMAT_MOD_LINEAR: u64 = 0;
 
-const fn plane(bits_per_pixel: u32, sub: u32, fourcc: Option<u32>) -> PlaneFormat {
+const fn plane(
+    bits_per_pixel: u32,
+    sub: u32,
+    fourcc: Option<u32>,
+    components: &'static [Component],
+) -> PlaneFormat {
     PlaneFormat {
         bits_per_pixel,
         hsub: sub,
         vsub: sub,
         fourcc,
+        components,
     }
 }
 
 macro_rules! single {
-    ($bits:expr, $fourcc:expr) => {
-        &[plane($bits, 1, $fourcc)]
+    ($bits:expr, $fourcc:expr, $components:expr) => {
+        &[plane($bits, 1, $fourcc, $components)]
     };
 }
+
+const fn c(kind: ComponentType, offset_bits: u32, size_bits: u32) -> Component {
+    Component {
+        kind,
+        offset_bits,
+        size_bits: Some(size_bits),
+    }
+}
+
+use ComponentType as K;
+
+const RGBA8: &[Component] = &[c(K::R, 0, 8), c(K::G, 8, 8), c(K::B, 16, 8), c(K::A, 24, 8)];
+const RGB8: &[Component] = &[c(K::R, 0, 8), c(K::G, 8, 8), c(K::B, 16, 8)];
+const BGRA8: &[Component] = &[c(K::B, 0, 8), c(K::G, 8, 8), c(K::R, 16, 8), c(K::A, 24, 8)];
+const RGB565: &[Component] = &[c(K::B, 0, 5), c(K::G, 5, 6), c(K::R, 11, 5)];
+const RGBA_F16: &[Component] = &[
+    c(K::R, 0, 16),
+    c(K::G, 16, 16),
+    c(K::B, 32, 16),
+    c(K::A, 48, 16),
+];
+const RGBA1010102: &[Component] = &[
+    c(K::R, 0, 10),
+    c(K::G, 10, 10),
+    c(K::B, 20, 10),
+    c(K::A, 30, 2),
+];
+// The table lays RGBA_10101010 out in 64 bits: each channel in the top 10 bits of its own 16-bit
+// word, the low 6 bits zero, as P010 stores its samples.
+const RGBA10X6: &[Component] = &[
+    c(K::R, 6, 10),
+    c(K::G, 22, 10),
+    c(K::B, 38, 10),
+    c(K::A, 54, 10),
+];
+const R8C: &[Component] = &[c(K::R, 0, 8)];
+const R16C: &[Component] = &[c(K::R, 0, 16)];
+const RG16: &[Component] = &[c(K::R, 0, 16), c(K::G, 16, 16)];
+const Y8C: &[Component] = &[c(K::Y, 0, 8)];
+const Y16C: &[Component] = &[c(K::Y, 0, 16)];
+const Y10: &[Component] = &[c(K::Y, 6, 10)];
+const CB8: &[Component] = &[c(K::Cb, 0, 8)];
+const CR8: &[Component] = &[c(K::Cr, 0, 8)];
+const CBCR8: &[Component] = &[c(K::Cb, 0, 8), c(K::Cr, 8, 8)];
+const CRCB8: &[Component] = &[c(K::Cr, 0, 8), c(K::Cb, 8, 8)];
+const CBCR10: &[Component] = &[c(K::Cb, 6, 10), c(K::Cr, 22, 10)];
+// YUYV: each pixel's 16-bit sample starts with its own Y; the Cb and Cr of a 2-pixel macropixel
+// sit after the even pixel's Y and the odd pixel's Y, so read them from the even pixel's sample.
+const YUYV: &[Component] = &[c(K::Y, 0, 8), c(K::Cb, 8, 8), c(K::Cr, 24, 8)];
+// Packed raw rows: pixels straddle bytes, so a sample has no size of its own.
+const RAW_PACKED: &[Component] = &[Component {
+    kind: K::Raw,
+    offset_bits: 0,
+    size_bits: None,
+}];
+const RAW16C: &[Component] = &[c(K::Raw, 0, 16)];
+// BLOB holds bytes, not colour.
+const BYTES: &[Component] = &[c(K::Raw, 0, 8)];
+const NONE: &[Component] = &[];
 
 const R8: Option<u32> = Some(fourcc(b"R8  "));
 const R16: Option<u32> = Some(fourcc(b"R16 "));
@@ -266,35 +383,35 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::RGBA_8888,
         "RGBA_8888",
         Rgb,
-        single!(32, None),
+        single!(32, None, RGBA8),
         Some(fourcc(b"AB24")),
     ),
     entry(
         PixelFormat::RGBX_8888,
         "RGBX_8888",
         Rgb,
-        single!(32, None),
+        single!(32, None, RGB8),
         Some(fourcc(b"XB24")),
     ),
     entry(
         PixelFormat::RGB_888,
         "RGB_888",
         Rgb,
-        single!(24, None),
+        single!(24, None, RGB8),
         Some(fourcc(b"BG24")),
     ),
     entry(
         PixelFormat::RGB_565,
         "RGB_565",
         Rgb,
-        single!(16, None),
+        single!(16, None, RGB565),
         Some(fourcc(b"RG16")),
     ),
     entry(
         PixelFormat::BGRA_8888,
         "BGRA_8888",
         Rgb,
-        single!(32, None),
+        single!(32, None, BGRA8),
         Some(fourcc(b"AR24")),
     ),
     entry(
@@ -302,12 +419,13 @@ pub static FORMATS: [FormatInfo; 31] = [
         "YCBCR_422_SP",
         Yuv,
         &[
-            plane(8, 1, R8),
+            plane(8, 1, R8, Y8C),
             PlaneFormat {
                 bits_per_pixel: 16,
                 hsub: 2,
                 vsub: 1,
                 fourcc: GR88,
+                components: CBCR8,
             },
         ],
         Some(fourcc(b"NV16")),
@@ -316,7 +434,7 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::YCRCB_420_SP,
         "YCRCB_420_SP",
         Yuv,
-        &[plane(8, 1, R8), plane(16, 2, GR88)],
+        &[plane(8, 1, R8, Y8C), plane(16, 2, GR88, CRCB8)],
         Some(fourcc(b"NV21")),
     ),
     grouped(
@@ -324,7 +442,7 @@ pub static FORMATS: [FormatInfo; 31] = [
             PixelFormat::YCBCR_422_I,
             "YCBCR_422_I",
             Yuv,
-            single!(16, None),
+            single!(16, None, YUYV),
             Some(fourcc(b"YUYV")),
         ),
         2,
@@ -333,14 +451,20 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::RGBA_FP16,
         "RGBA_FP16",
         Rgb,
-        single!(64, None),
+        single!(64, None, RGBA_F16),
         Some(fourcc(b"AB4H")),
     ),
     aligned_pixels(
-        entry(PixelFormat::RAW16, "RAW16", Raw, single!(16, None), R16),
+        entry(
+            PixelFormat::RAW16,
+            "RAW16",
+            Raw,
+            single!(16, None, RAW16C),
+            R16,
+        ),
         16,
     ),
-    entry(PixelFormat::BLOB, "BLOB", Blob, single!(8, None), R8),
+    entry(PixelFormat::BLOB, "BLOB", Blob, single!(8, None, BYTES), R8),
     entry(
         PixelFormat::IMPLEMENTATION_DEFINED,
         "IMPLEMENTATION_DEFINED",
@@ -352,27 +476,42 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::YCBCR_420_888,
         "YCBCR_420_888",
         Yuv,
-        &[plane(8, 1, R8), plane(16, 2, GR88)],
+        &[plane(8, 1, R8, Y8C), plane(16, 2, GR88, CBCR8)],
         Some(fourcc(b"NV12")),
     ),
     packed(
-        entry(PixelFormat::RAW10, "RAW10", Raw, single!(10, None), None),
+        entry(
+            PixelFormat::RAW10,
+            "RAW10",
+            Raw,
+            single!(10, None, RAW_PACKED),
+            None,
+        ),
         4,
     ),
     packed(
-        entry(PixelFormat::RAW12, "RAW12", Raw, single!(12, None), None),
+        entry(
+            PixelFormat::RAW12,
+            "RAW12",
+            Raw,
+            single!(12, None, RAW_PACKED),
+            None,
+        ),
         2,
     ),
     entry(
         PixelFormat::RGBA_1010102,
         "RGBA_1010102",
         Rgb,
-        single!(32, None),
+        single!(32, None, RGBA1010102),
         Some(fourcc(b"AB30")),
     ),
-    aligned_pixels(entry(PixelFormat::Y8, "Y8", Yuv, single!(8, R8), R8), 16),
     aligned_pixels(
-        entry(PixelFormat::Y16, "Y16", Yuv, single!(16, R16), R16),
+        entry(PixelFormat::Y8, "Y8", Yuv, single!(8, R8, Y8C), R8),
+        16,
+    ),
+    aligned_pixels(
+        entry(PixelFormat::Y16, "Y16", Yuv, single!(16, R16, Y16C), R16),
         16,
     ),
     FormatInfo {
@@ -384,7 +523,11 @@ pub static FORMATS: [FormatInfo; 31] = [
                 "YV12",
                 Yuv,
                 // Cr before Cb: that order is what distinguishes YV12 from I420.
-                &[plane(8, 1, R8), plane(8, 2, R8), plane(8, 2, R8)],
+                &[
+                    plane(8, 1, R8, Y8C),
+                    plane(8, 2, R8, CR8),
+                    plane(8, 2, R8, CB8),
+                ],
                 Some(fourcc(b"YV12")),
             ),
             16,
@@ -394,28 +537,28 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::DEPTH_16,
         "DEPTH_16",
         Depth,
-        single!(16, None),
+        single!(16, None, NONE),
         None,
     ),
     entry(
         PixelFormat::DEPTH_24,
         "DEPTH_24",
         Depth,
-        single!(32, None),
+        single!(32, None, NONE),
         None,
     ),
     entry(
         PixelFormat::DEPTH_24_STENCIL_8,
         "DEPTH_24_STENCIL_8",
         Depth,
-        single!(32, None),
+        single!(32, None, NONE),
         None,
     ),
     entry(
         PixelFormat::DEPTH_32F,
         "DEPTH_32F",
         Depth,
-        single!(32, None),
+        single!(32, None, NONE),
         None,
     ),
     // 32-bit float depth plus 8-bit stencil, padded to 64 bits per pixel as GPUs store it.
@@ -423,50 +566,50 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::DEPTH_32F_STENCIL_8,
         "DEPTH_32F_STENCIL_8",
         Depth,
-        single!(64, None),
+        single!(64, None, NONE),
         None,
     ),
     entry(
         PixelFormat::STENCIL_8,
         "STENCIL_8",
         Depth,
-        single!(8, None),
+        single!(8, None, NONE),
         None,
     ),
     entry(
         PixelFormat::YCBCR_P010,
         "YCBCR_P010",
         Yuv,
-        &[plane(16, 1, R16), plane(32, 2, GR1616)],
+        &[plane(16, 1, R16, Y10), plane(32, 2, GR1616, CBCR10)],
         Some(fourcc(b"P010")),
     ),
-    entry(PixelFormat::R_8, "R_8", Rgb, single!(8, R8), R8),
+    entry(PixelFormat::R_8, "R_8", Rgb, single!(8, R8, R8C), R8),
     entry(
         PixelFormat::R_16_UINT,
         "R_16_UINT",
         Rgb,
-        single!(16, R16),
+        single!(16, R16, R16C),
         R16,
     ),
     entry(
         PixelFormat::RG_1616_UINT,
         "RG_1616_UINT",
         Rgb,
-        single!(32, GR1616),
+        single!(32, GR1616, RG16),
         GR1616,
     ),
     entry(
         PixelFormat::RGBA_10101010,
         "RGBA_10101010",
         Rgb,
-        single!(64, None),
+        single!(64, None, RGBA10X6),
         None,
     ),
     entry(
         PixelFormat::HSV_888,
         "HSV_888",
         Rgb,
-        single!(24, None),
+        single!(24, None, NONE),
         None,
     ),
 ];
@@ -545,6 +688,93 @@ mod tests {
         assert_eq!(fourcc(b"NV12"), 0x3231_564e);
         assert!(PixelFormat(0x7777).info().is_none());
         assert!(PixelFormat::parse("NOPE").is_err());
+    }
+
+    #[test]
+    fn components_fit_their_samples_without_overlap() {
+        for info in FORMATS.iter() {
+            for (i, p) in info.planes.iter().enumerate() {
+                // A component may reach into the next pixel's sample only within one packing group
+                // (YUYV's Cr follows the odd pixel's Y).
+                let group_bits = p.bits_per_pixel * info.pixels_per_group;
+                let mut used = 0u128;
+                for comp in p.components {
+                    let Some(bits) = comp.size_bits else {
+                        // Only packed raw rows have no per-sample size.
+                        assert_eq!(info.stride_unit, StrideUnit::Bytes, "{}", info.name);
+                        continue;
+                    };
+                    assert!(bits > 0, "{} plane {i}", info.name);
+                    assert!(
+                        comp.offset_bits + bits <= group_bits,
+                        "{} plane {i}",
+                        info.name
+                    );
+                    let mask = ((1u128 << bits) - 1) << comp.offset_bits;
+                    assert_eq!(used & mask, 0, "{} plane {i} overlaps", info.name);
+                    used |= mask;
+                }
+                let described = !p.components.is_empty();
+                let undescribable =
+                    info.kind == FormatKind::Depth || info.format == PixelFormat::HSV_888;
+                assert_eq!(described, !undescribable, "{} plane {i}", info.name);
+            }
+        }
+    }
+
+    #[test]
+    fn components_android_checks() {
+        use ComponentType as K;
+        let layout = |f: PixelFormat| -> Vec<Vec<(K, u32, Option<u32>)>> {
+            f.info()
+                .unwrap()
+                .planes
+                .iter()
+                .map(|p| {
+                    p.components
+                        .iter()
+                        .map(|c| (c.kind, c.offset_bits, c.size_bits))
+                        .collect()
+                })
+                .collect()
+        };
+        let rgba = vec![vec![
+            (K::R, 0, Some(8)),
+            (K::G, 8, Some(8)),
+            (K::B, 16, Some(8)),
+            (K::A, 24, Some(8)),
+        ]];
+        assert_eq!(layout(PixelFormat::RGBA_8888), rgba);
+        assert_eq!(
+            layout(PixelFormat::RGB_565),
+            vec![vec![
+                (K::B, 0, Some(5)),
+                (K::G, 5, Some(6)),
+                (K::R, 11, Some(5))
+            ]]
+        );
+        assert_eq!(
+            layout(PixelFormat::YV12),
+            vec![
+                vec![(K::Y, 0, Some(8))],
+                vec![(K::Cr, 0, Some(8))],
+                vec![(K::Cb, 0, Some(8))]
+            ]
+        );
+        assert_eq!(
+            layout(PixelFormat::YCRCB_420_SP)[1],
+            vec![(K::Cr, 0, Some(8)), (K::Cb, 8, Some(8))]
+        );
+        assert_eq!(
+            layout(PixelFormat::YCBCR_P010),
+            vec![
+                vec![(K::Y, 6, Some(10))],
+                vec![(K::Cb, 6, Some(10)), (K::Cr, 22, Some(10))]
+            ]
+        );
+        assert_eq!(layout(PixelFormat::RAW10), vec![vec![(K::Raw, 0, None)]]);
+        assert_eq!(K::A.value(), 1 << 30);
+        assert_eq!(K::Raw.value(), 1 << 20);
     }
 
     #[test]

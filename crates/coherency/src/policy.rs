@@ -1,8 +1,9 @@
-//! Cache-maintenance policies replayed through the simulator: naive, the tracker, and the oracle.
+//! Cache-maintenance policies replayed through the simulator: naive, the mapper's lock-path rule,
+//! the device-aware tracker, and the oracle.
 
 use crate::sim::{BufferModel, Faults, Step};
 use central_gralloc::cache::{
-    CacheDomains, CpuAccess, DeviceAccess, SyncFlags, Tracker, TrackerError,
+    CacheDomains, CpuAccess, DeviceAccess, LockDomains, SyncFlags, Tracker, TrackerError,
 };
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -31,7 +32,13 @@ pub enum Policy {
     /// access. Blind to the placement: these are the operations requested, some of which a kernel
     /// turns into no-ops for an uncached heap.
     Naive,
-    /// The cache-domain tracker ([`central_gralloc::cache::Tracker`]).
+    /// What a device gets today from `mapper.central`: the lock-path rule
+    /// ([`LockDomains`]) decides the syncs at CPU lock and unlock without ever seeing a device
+    /// access, and the drivers do what they do today around each non-coherent device access (the
+    /// naive policy's clean before and invalidate after). Device events still change memory and
+    /// caches; the rule is only blind to them.
+    Mapper,
+    /// The device-aware cache-domain tracker ([`central_gralloc::cache::Tracker`]).
     Tracker,
     /// An offline oracle that sees the whole trace: the fewest cleans and invalidates, placed
     /// anywhere between events, that keep every read correct and lose no write.
@@ -40,14 +47,20 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in report order.
-    pub const ALL: [Policy; 3] = [Policy::Naive, Policy::Tracker, Policy::Minimum];
+    pub const ALL: [Policy; 4] = [
+        Policy::Naive,
+        Policy::Mapper,
+        Policy::Tracker,
+        Policy::Minimum,
+    ];
 
     /// Its position in [`Policy::ALL`].
     pub const fn index(self) -> usize {
         match self {
             Policy::Naive => 0,
-            Policy::Tracker => 1,
-            Policy::Minimum => 2,
+            Policy::Mapper => 1,
+            Policy::Tracker => 2,
+            Policy::Minimum => 3,
         }
     }
 
@@ -55,6 +68,7 @@ impl Policy {
     pub const fn name(self) -> &'static str {
         match self {
             Policy::Naive => "naive",
+            Policy::Mapper => "mapper",
             Policy::Tracker => "tracker",
             Policy::Minimum => "minimum",
         }
@@ -109,15 +123,21 @@ impl std::ops::AddAssign for Counts {
     }
 }
 
-/// Replays one buffer's events under `policy`. Fails only on an event the tracker refuses (a
-/// device not attached, an unlock without a lock).
+/// Replays one buffer's events under `policy`. `domains` is the buffer as the tracker sees it,
+/// `lock` as the mapper's rule sees it (both from the same placement). Fails only on an event the
+/// tracker refuses (a device not attached, an unlock without a lock).
 pub fn replay(
     policy: Policy,
     domains: &CacheDomains,
+    lock: &LockDomains,
     events: &[Event],
 ) -> Result<Counts, TrackerError> {
     match policy {
         Policy::Naive => Ok(naive(domains, events)),
+        Policy::Mapper => {
+            tracker(domains, events)?;
+            Ok(mapper(domains, lock, events, DeviceSide::Naive))
+        }
         Policy::Tracker => tracker(domains, events),
         Policy::Minimum => {
             // Check well-formedness the same way the tracker does, so all three agree on errors.
@@ -198,6 +218,88 @@ fn naive(domains: &CacheDomains, events: &[Event]) -> Counts {
                 );
             }
             Event::Device { .. } => simulate(&mut model, &mut counts, &[], step, &[]),
+        }
+    }
+    counts
+}
+
+/// What the device side does around device accesses while the mapper's rule runs the CPU side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceSide {
+    /// Drivers as today: a clean before and an invalidate after every non-coherent access.
+    Naive,
+    /// Drivers that keep their mappings (a GPU or a display importing once): no maintenance for
+    /// the CPU's sake at all, only the one invalidate no CPU-side rule can give, before a
+    /// snooping device reads what a non-coherent device wrote. Under this model the CPU-side
+    /// syncs alone must keep every CPU/device handoff correct.
+    Persistent,
+}
+
+/// The mapper's lock-path rule on the CPU side, `device_side` on the device side. CPU locks held
+/// are counted as one process would count them.
+pub fn mapper(
+    domains: &CacheDomains,
+    lock: &LockDomains,
+    events: &[Event],
+    device_side: DeviceSide,
+) -> Counts {
+    let mut model = BufferModel::new(domains.cpu_cached());
+    let mut counts = Counts::default();
+    let mut held = 0u32;
+    let mut written_behind_snoops = false;
+    for &event in events {
+        let step = access(domains, event);
+        match event {
+            Event::CpuBegin(a) => {
+                let sync = lock.lock(a, held > 0);
+                held += 1;
+                counts.cpu_syncs += u32::from(sync.is_some());
+                let before = sync.and_then(sync_step);
+                if before == Some(Step::Invalidate) {
+                    written_behind_snoops = false;
+                }
+                simulate(&mut model, &mut counts, before.as_slice(), step, &[]);
+            }
+            Event::CpuEnd(a) => {
+                held = held.saturating_sub(1);
+                let sync = lock.unlock(a);
+                counts.cpu_syncs += u32::from(sync.is_some());
+                let after = sync.and_then(sync_step);
+                simulate(&mut model, &mut counts, &[], step, after.as_slice());
+            }
+            Event::Device { index, access } => {
+                let coherent = domains.coherent(index);
+                match device_side {
+                    DeviceSide::Naive if !coherent => {
+                        counts.device_cleans += 1;
+                        counts.device_invalidates += 1;
+                        simulate(
+                            &mut model,
+                            &mut counts,
+                            &[Step::Clean],
+                            step,
+                            &[Step::Invalidate],
+                        );
+                    }
+                    DeviceSide::Naive => simulate(&mut model, &mut counts, &[], step, &[]),
+                    DeviceSide::Persistent => {
+                        let snoop_after_write =
+                            coherent && access == DeviceAccess::Read && written_behind_snoops;
+                        if snoop_after_write && domains.cpu_cached() {
+                            counts.device_invalidates += 1;
+                        }
+                        let before = if snoop_after_write && domains.cpu_cached() {
+                            &[Step::Invalidate][..]
+                        } else {
+                            &[]
+                        };
+                        simulate(&mut model, &mut counts, before, step, &[]);
+                        if access == DeviceAccess::Write {
+                            written_behind_snoops = !coherent;
+                        }
+                    }
+                }
+            }
         }
     }
     counts

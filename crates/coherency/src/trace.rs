@@ -14,7 +14,7 @@
 //! Everything a trace says is checked against that: a malformed trace is an error naming its line.
 
 use crate::policy::Event;
-use central_gralloc::cache::{domains, CacheDomains, CpuAccess, DeviceAccess};
+use central_gralloc::cache::{domains, CacheDomains, CpuAccess, DeviceAccess, LockDomains};
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::device::Role;
 use central_gralloc::format::PixelFormat;
@@ -55,8 +55,12 @@ pub struct TraceBuffer {
     pub usage: Usage,
     /// The solver's placement.
     pub placement: Placement,
+    /// What was asked for.
+    pub descriptor: Descriptor,
     /// The CPU mapping and devices as the tracker sees them.
     pub domains: CacheDomains,
+    /// The CPU mapping and devices as the mapper's lock-path rule sees them.
+    pub lock: LockDomains,
 }
 
 /// One event of a trace.
@@ -237,7 +241,9 @@ impl Parser {
             name: name.to_string(),
             line,
             usage,
+            lock: LockDomains::for_placement(profile, &placement),
             placement,
+            descriptor,
             domains,
         });
         self.open.push(None);

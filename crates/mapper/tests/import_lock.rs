@@ -277,10 +277,7 @@ fn hostile_handles_are_refused_and_leave_no_fd_behind() {
     let good = raw(&one);
     let nfds = one.fds.len();
     let mut cases: Vec<(&str, Vec<i32>)> = Vec::new();
-    cases.push((
-        "truncated ints",
-        good[..good.len() - 3].to_vec(),
-    ));
+    cases.push(("truncated ints", good[..good.len() - 3].to_vec()));
     let mut short = good.clone();
     short[2] -= 3;
     cases.push(("numInts says less", short));
