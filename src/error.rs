@@ -18,6 +18,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order of their AIDL values.
+    pub const ALL: [ErrorCode; 3] = [
+        ErrorCode::BadDescriptor,
+        ErrorCode::NoResources,
+        ErrorCode::Unsupported,
+    ];
+
     /// The AIDL enumerator name.
     pub const fn name(self) -> &'static str {
         match self {

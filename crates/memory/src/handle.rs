@@ -30,7 +30,8 @@
 //! A reader accepts exactly its own version and length; a later version changes the version
 //! number (and may append ints), so an old reader refuses it cleanly instead of misreading it.
 
-use crate::error::{MemError, SysOp};
+pub use crate::error::HandleError;
+use crate::error::{io_errno, MemError, SysOp};
 use crate::heap::BufferKind;
 use crate::metadata;
 use crate::sys::{fd_kind, FdKind};
@@ -40,7 +41,6 @@ use central_gralloc::layout::{PlaneLayout, MAX_PLANES, PAGE_SIZE};
 use central_gralloc::profile::HeapRole;
 use central_gralloc::solver::CachePolicy;
 use central_gralloc::usage::Usage;
-use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 
 /// `CGHB`.
@@ -60,66 +60,6 @@ pub struct NativeHandle {
     /// The ints.
     pub ints: Vec<i32>,
 }
-
-/// Why a handle was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HandleError {
-    /// Not one of ours.
-    Magic(i32),
-    /// Another encoding version.
-    Version(i32),
-    /// Wrong number of ints (possibly truncated).
-    IntCount {
-        /// Expected.
-        expected: usize,
-        /// Found.
-        found: usize,
-    },
-    /// Wrong number of fds.
-    FdCount {
-        /// Expected.
-        expected: usize,
-        /// Found.
-        found: usize,
-    },
-    /// A field out of range or inconsistent with the others.
-    Field {
-        /// Which field.
-        field: &'static str,
-        /// Its value.
-        value: u64,
-        /// What is wrong.
-        why: &'static str,
-    },
-    /// An fd that does not match the ints.
-    Fd {
-        /// Which fd.
-        which: &'static str,
-        /// What is wrong.
-        why: String,
-    },
-}
-
-impl fmt::Display for HandleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandleError::Magic(m) => write!(f, "magic 0x{m:08x} is not a central-gralloc handle"),
-            HandleError::Version(v) => {
-                write!(f, "handle version {v}, this reader knows {HANDLE_VERSION}")
-            }
-            HandleError::IntCount { expected, found } => {
-                write!(f, "{found} ints, expected {expected}")
-            }
-            HandleError::FdCount { expected, found } => {
-                write!(f, "{found} fds, expected {expected}")
-            }
-            HandleError::Field { field, value, why } => write!(f, "{field} = {value}: {why}"),
-            HandleError::Fd { which, why } => write!(f, "{which} fd: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for HandleError {}
 
 /// Everything the ints of a handle say about a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,7 +209,12 @@ impl BufferInfo {
         }
         match ints.get(1) {
             Some(&HANDLE_VERSION) => {}
-            Some(&v) => return Err(HandleError::Version(v)),
+            Some(&v) => {
+                return Err(HandleError::Version {
+                    found: v,
+                    known: HANDLE_VERSION,
+                })
+            }
             None => {
                 return Err(HandleError::IntCount {
                     expected: HANDLE_INTS,
@@ -596,11 +541,6 @@ pub(crate) fn encode_dup(
         fds: vec![dup(memory)?, dup(metadata)?],
         ints: info.to_ints(),
     })
-}
-
-/// The errno inside an I/O error (EIO if it has none).
-pub(crate) fn io_errno(e: &std::io::Error) -> nix::errno::Errno {
-    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 #[cfg(test)]

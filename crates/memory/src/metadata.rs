@@ -49,6 +49,7 @@ use crate::sys;
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::{MAX_RESERVED_SIZE, NAME_LEN};
 use central_gralloc::layout::{align_up, PAGE_SIZE};
+use central_gralloc::text::prefix_within;
 use nix::sys::uio::{pread, pwrite};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -185,11 +186,8 @@ pub fn create(init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     put_u64(&mut head, OFFSET_LOCK_READERS, init.domains.readers);
     put_u64(&mut head, OFFSET_LOCK_WRITERS, init.domains.writers);
     put_u64(&mut head, OFFSET_LOCK_COHERENT, init.domains.coherent);
-    let mut end = init.name.len().min(NAME_SIZE - 1);
-    while !init.name.is_char_boundary(end) {
-        end -= 1;
-    }
-    head[OFFSET_NAME..OFFSET_NAME + end].copy_from_slice(&init.name.as_bytes()[..end]);
+    let name = prefix_within(init.name, NAME_SIZE - 1);
+    head[OFFSET_NAME..OFFSET_NAME + name.len()].copy_from_slice(name.as_bytes());
     let written =
         pwrite(fd.as_fd(), &head, 0).map_err(|e| MemError::sys_on(SysOp::Metadata, e, "write"))?;
     if written != head.len() {

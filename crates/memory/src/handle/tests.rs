@@ -102,7 +102,10 @@ fn forged_fields_are_refused() {
         BufferInfo::from_ints(&ints)
     };
     assert!(matches!(forge(0, 0x1234), Err(HandleError::Magic(0x1234))));
-    assert!(matches!(forge(1, 2), Err(HandleError::Version(2))));
+    assert!(matches!(
+        forge(1, 2),
+        Err(HandleError::Version { found: 2, .. })
+    ));
     assert!(forge(2, 99).is_err());
     assert!(forge(3, 3).is_err()); // fd count
     let mut zero_id = good.clone();
