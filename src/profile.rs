@@ -4,8 +4,7 @@ use crate::device::{Constraints, Device, Role};
 use crate::format::{FormatKind, FormatSet, PixelFormat};
 use std::fmt;
 
-/// Most devices one profile may list (device sets are 32-bit masks).
-pub const MAX_DEVICES: usize = 32;
+pub use crate::device::MAX_DEVICES;
 
 /// What a heap is for; the solver picks a role, the memory layer finds the kernel heap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
