@@ -10,6 +10,7 @@
 mod harness;
 mod kernel_facts;
 mod mapper_cases;
+mod mapper_client;
 mod memory_cases;
 mod sys;
 

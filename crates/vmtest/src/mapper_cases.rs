@@ -15,13 +15,26 @@ use central_gralloc_memory::{
     map, Allocator, BufferHandle, CpuAccess as MapAccess, DmaHeap, Heap, Limits, Mapping,
 };
 
-use crate::harness::{ensure, info, Context, TestCase, TestResult};
+use crate::harness::{ensure, in_child, info, ChildOutcome, Context, TestCase, TestResult};
+use crate::mapper_client::Mapper;
+use central_gralloc_coherency::policy::Event;
+use central_gralloc_coherency::report::SHIPPED;
+use central_gralloc_coherency::{replay_trace, Policy, Trace};
+use central_gralloc_memory::metadata;
+use std::io::Write;
+use std::os::fd::AsRawFd;
 
 /// The mapper cases, in the order they run.
-pub const TESTS: &[TestCase] = &[TestCase {
-    name: "mapper.bench_lock_unlock",
-    run: bench_lock_unlock,
-}];
+pub const TESTS: &[TestCase] = &[
+    TestCase {
+        name: "mapper.trace_kernel_syncs",
+        run: trace_kernel_syncs,
+    },
+    TestCase {
+        name: "mapper.bench_lock_unlock",
+        run: bench_lock_unlock,
+    },
+];
 
 const HEAP_DIR: &str = "/dev/dma_heap";
 
@@ -129,4 +142,188 @@ fn bare_cycle(handle: &BufferHandle, bare: &Mapping) -> Result<u8, String> {
     let v = unsafe { bare.as_ptr().read_volatile() };
     map::end_cpu_access(handle.memory.as_fd(), MapAccess::Read).context("sync end")?;
     Ok(v)
+}
+
+/// The kernel functions every `DMA_BUF_IOCTL_SYNC` on a system-heap dma-buf reaches, once per call
+/// (`dma_buf_end_cpu_access` itself is inlined in Debian's build and cannot be traced).
+const SYNC_FUNCTIONS: [&str; 2] = [
+    "system_heap_dma_buf_begin_cpu_access",
+    "system_heap_dma_buf_end_cpu_access",
+];
+
+/// The function tracer, filtered to [`SYNC_FUNCTIONS`]: an count of the kernel's CPU-access syncs
+/// that owes nothing to the mapper's own counters.
+struct SyncTracer {
+    dir: std::path::PathBuf,
+}
+
+impl SyncTracer {
+    fn open() -> Result<SyncTracer, String> {
+        let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+        let dir = candidates
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|d| d.join("set_ftrace_filter").exists())
+            .ok_or("no tracefs with the function tracer (set_ftrace_filter) under /sys/kernel")?;
+        let tracer = SyncTracer { dir };
+        tracer.write("tracing_on", "0")?;
+        tracer.write("set_ftrace_filter", &SYNC_FUNCTIONS.join("\n"))?;
+        tracer.write("current_tracer", "function")?;
+        Ok(tracer)
+    }
+
+    fn write(&self, file: &str, value: &str) -> TestResult {
+        std::fs::write(self.dir.join(file), value)
+            .context(format!("{} <- {value}", self.dir.join(file).display()))
+    }
+
+    /// Clears the buffer and starts counting.
+    fn start(&self) -> TestResult {
+        self.write("trace", "")?;
+        self.write("tracing_on", "1")
+    }
+
+    /// Stops and returns the calls of each of [`SYNC_FUNCTIONS`].
+    fn stop(&self) -> Result<[u64; 2], String> {
+        self.write("tracing_on", "0")?;
+        let text = std::fs::read_to_string(self.dir.join("trace")).context("read trace")?;
+        let mut counts = [0u64; 2];
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            for (i, f) in SYNC_FUNCTIONS.iter().enumerate() {
+                if line.contains(f) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
+}
+
+impl Drop for SyncTracer {
+    fn drop(&mut self) {
+        let _ = self.write("tracing_on", "0");
+        let _ = self.write("current_tracer", "nop");
+    }
+}
+
+/// The lock usage for a trace's CPU access.
+fn cpu_usage(access: CpuAccess) -> u64 {
+    let read = Usage::CPU_READ_OFTEN.0;
+    let write = Usage::CPU_WRITE_OFTEN.0;
+    match access {
+        CpuAccess::Read => read,
+        CpuAccess::Write => write,
+        CpuAccess::ReadWrite => read | write,
+    }
+}
+
+/// Runs the CPU steps of `trace` for real through the mapper's C entry points, in a child whose
+/// sync mode is `mode` (the mapper reads it once per process), over `handles` (inherited by the
+/// fork); returns the kernel's count of CPU-access syncs meanwhile.
+fn run_cpu_steps(trace: &Trace, handles: &[BufferHandle], mode: &str) -> Result<u64, String> {
+    let outcome = in_child(|report| {
+        std::env::set_var("CENTRAL_GRALLOC_MAPPER_SYNC", mode);
+        let result = (|| -> Result<u64, String> {
+            let mapper = Mapper::load()?;
+            let imported = handles
+                .iter()
+                .map(|h| {
+                    let fds = [h.memory.as_raw_fd(), h.metadata.as_raw_fd()];
+                    mapper.import(&fds, &h.info.to_ints())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let tracer = SyncTracer::open()?;
+            tracer.start()?;
+            let mut open: Vec<Vec<CpuAccess>> = vec![Vec::new(); handles.len()];
+            for e in &trace.events {
+                let b = imported.get(e.buffer).ok_or("event on an unknown buffer")?;
+                match e.event {
+                    Event::CpuBegin(a) => {
+                        let p = b.lock(cpu_usage(a))?;
+                        if a.writes() {
+                            // SAFETY: the first byte of the locked buffer, writable under the lock.
+                            unsafe { p.write_volatile(e.line as u8) };
+                        }
+                        open[e.buffer].push(a);
+                    }
+                    Event::CpuEnd(a) => {
+                        // The mapper ends the most recent lock; the trace must agree.
+                        if open[e.buffer].pop() != Some(a) {
+                            return Err(format!("line {}: not the innermost lock", e.line));
+                        }
+                        b.unlock()?;
+                    }
+                    // No device in the VM touches the buffer: the kernel sees only CPU syncs.
+                    Event::Device { .. } => {}
+                }
+            }
+            let [begin, end] = tracer.stop()?;
+            Ok(begin + end)
+        })();
+        match result {
+            Ok(n) => {
+                let _ = write!(report, "{n}");
+                0
+            }
+            Err(e) => {
+                let _ = write!(report, "{e}");
+                1
+            }
+        }
+    })?;
+    match outcome {
+        ChildOutcome::Exited { code: 0, report } => report
+            .trim()
+            .parse()
+            .map_err(|_| format!("child reported `{report}`")),
+        ChildOutcome::Exited { report, .. } => Err(report),
+        ChildOutcome::Signaled { signal, report } => Err(format!("{signal:?}: {report}")),
+    }
+}
+
+/// For every shipped trace, its CPU steps run through the mapper on real dma-bufs, once naive and
+/// once with the lock-path rule, while the function tracer counts the kernel's CPU-access syncs.
+/// The rule's count must equal what the simulator's mapper policy predicts, and naive's its count.
+fn trace_kernel_syncs() -> TestResult {
+    let mut mismatches = Vec::new();
+    for (name, text) in SHIPPED {
+        let trace = Trace::parse(text).context(name)?;
+        let replay = replay_trace(&trace).context(name)?;
+        let allocator = system_heap_allocator(trace.profile.clone())?;
+        let mut handles = Vec::new();
+        for b in &trace.buffers {
+            let mut a = allocator
+                .allocate(&b.descriptor, 1)
+                .context(format!("{name}: allocate {}", b.name))?;
+            let buffer = a.buffers.pop().ok_or("no buffer")?;
+            let handle = BufferHandle::decode(buffer.into_handle()).context("decode")?;
+            let region = Mapping::new(
+                std::os::fd::AsFd::as_fd(&handle.metadata),
+                handle.info.metadata_size,
+                MapAccess::Read,
+            )
+            .context("map metadata")?;
+            let recorded = metadata::read_domains(&region).context("read domains")?;
+            ensure(recorded == b.lock, || {
+                format!(
+                    "{name}: buffer {} recorded {recorded:?}, the trace's placement says {:?}",
+                    b.name, b.lock
+                )
+            })?;
+            handles.push(handle);
+        }
+        let naive = run_cpu_steps(&trace, &handles, "naive").context(format!("{name} naive"))?;
+        let mapper = run_cpu_steps(&trace, &handles, "tracked").context(format!("{name} mapper"))?;
+        let predicted = u64::from(replay.get(Policy::Mapper).cpu_syncs);
+        let naive_predicted = u64::from(replay.get(Policy::Naive).cpu_syncs);
+        info(format_args!(
+            "{name}: kernel syncs: naive {naive}, mapper {mapper}, predicted {predicted}"
+        ));
+        if mapper != predicted || naive != naive_predicted {
+            mismatches.push(format!(
+                "{name}: mapper {mapper} (predicted {predicted}), naive {naive} (predicted {naive_predicted})"
+            ));
+        }
+    }
+    ensure(mismatches.is_empty(), || mismatches.join("; "))
 }

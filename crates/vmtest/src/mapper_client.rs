@@ -38,9 +38,8 @@ impl Mapper {
             return Err(format!("AIMapper_loadIMapper: error {err}"));
         }
         // SAFETY: non-null pointer to the library's static table, valid for the process.
-        Ok(Mapper {
-            v5: unsafe { &(*table).v5 },
-        })
+        let v5 = unsafe { &(*table).v5 };
+        Ok(Mapper { v5 })
     }
 
     /// Imports a raw handle made of `fds` (borrowed: the mapper dups them) and `ints`.
