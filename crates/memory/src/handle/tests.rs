@@ -276,3 +276,19 @@ fn requested_format_must_be_the_laid_out_one_or_flexible() {
     ints[9] = PixelFormat::IMPLEMENTATION_DEFINED.0;
     assert!(BufferInfo::from_ints(&ints).is_ok());
 }
+
+#[test]
+fn every_role_policy_and_kind_has_one_number() {
+    for role in HeapRole::ALL {
+        assert_eq!(role_from_code(role_code(role)), Some(role), "{role:?}");
+    }
+    for cache in [CachePolicy::Cached, CachePolicy::Uncached] {
+        assert_eq!(cache_from_code(cache_code(cache)), Some(cache), "{cache:?}");
+    }
+    for kind in BufferKind::ALL {
+        assert_eq!(kind_from_code(kind_code(kind)), Some(kind), "{kind:?}");
+    }
+    assert_eq!(role_from_code(4), None);
+    assert_eq!(cache_from_code(-1), None);
+    assert_eq!(kind_from_code(3), None);
+}
