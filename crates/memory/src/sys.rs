@@ -238,13 +238,18 @@ pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<FdKind, MemError> {
                 "a memfd not sealed against shrinking",
             ));
         }
-        return Ok(FdKind::SealedFile(u64::try_from(stat.st_size).unwrap_or(0)));
+        // fstat never reports a negative size; if it did, the file could not back a buffer.
+        return u64::try_from(stat.st_size)
+            .map(FdKind::SealedFile)
+            .map_err(|_| MemError::WrongFdKind("a file with a negative size"));
     }
     if kind.is_empty() {
         // dma-bufs live on anonymous inodes with no file type; their llseek reports the size.
         let end = lseek(fd, 0, Whence::SeekEnd)
             .map_err(|_| MemError::WrongFdKind("an anonymous inode that is not a dma-buf"))?;
-        return Ok(FdKind::DmaBuf(u64::try_from(end).unwrap_or(0)));
+        return u64::try_from(end)
+            .map(FdKind::DmaBuf)
+            .map_err(|_| MemError::WrongFdKind("a dma-buf with a negative size"));
     }
     Err(MemError::WrongFdKind(match kind {
         k if k == SFlag::S_IFIFO => "a pipe",
