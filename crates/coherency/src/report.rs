@@ -60,8 +60,8 @@ pub fn replay_trace(trace: &Trace) -> Result<Replay, TraceError> {
         let events = trace.events_of(index);
         for policy in Policy::ALL {
             // The parser already checked every event the tracker could refuse; say where, if not.
-            result.counts[policy.index()] +=
-                replay(policy, &buffer.domains, &buffer.lock, &events).map_err(|e| TraceError {
+            result.counts[policy.index()] += replay(policy, &buffer.domains, &buffer.lock, &events)
+                .map_err(|e| TraceError {
                     line: buffer.line,
                     message: format!("buffer `{}`: {e}", buffer.name),
                 })?;

@@ -53,12 +53,16 @@ pub struct Region {
     pub bottom: i32,
 }
 
-/// Syncs this process issued and skipped for one import.
+/// Syncs for one import (or, from the shared region, for every import in every process).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SyncCounts {
+    /// Syncs the rule called for. On a dma-buf each is a `DMA_BUF_IOCTL_SYNC`; a memfd (the host
+    /// stand-in) has no device to sync with, so none is made there.
+    pub decided: u64,
     /// `DMA_BUF_IOCTL_SYNC` calls made.
     pub issued: u64,
-    /// Calls a naive mapper would have made that the rule proved unnecessary.
+    /// Calls a naive mapper would have made (one per lock, unlock, flush and reread) that the
+    /// rule proved unnecessary.
     pub skipped: u64,
 }
 
@@ -273,6 +277,7 @@ impl ImportedBuffer {
                 .map_or(0, |word| word.load(Ordering::Relaxed))
         };
         SyncCounts {
+            decided: load(metadata::OFFSET_SYNCS_DECIDED),
             issued: load(metadata::OFFSET_SYNCS_ISSUED),
             skipped: load(metadata::OFFSET_SYNCS_SKIPPED),
         }
@@ -293,7 +298,9 @@ impl ImportedBuffer {
     /// counts them here and in the shared region.
     fn sync(&self, state: &mut LockState, syncs: &[Option<SyncFlags>]) -> Result<(), MapperError> {
         let mut issued = 0u64;
+        let mut decided = 0u64;
         for flags in syncs.iter().flatten() {
+            decided += 1;
             if self.handle.info.kind.is_dma_buf() {
                 let fd = self.handle.memory.as_fd();
                 let result = if flags.is_end() {
@@ -305,12 +312,14 @@ impl ImportedBuffer {
                 issued += 1;
             }
         }
-        let skipped = 1u64.saturating_sub(issued);
+        let skipped = 1u64.saturating_sub(decided);
+        state.counts.decided += decided;
         state.counts.issued += issued;
         state.counts.skipped += skipped;
         for (offset, n) in [
-            (metadata::OFFSET_SYNCS_ISSUED, issued),
+            (metadata::OFFSET_SYNCS_DECIDED, decided),
             (metadata::OFFSET_SYNCS_SKIPPED, skipped),
+            (metadata::OFFSET_SYNCS_ISSUED, issued),
         ] {
             if n > 0 {
                 if let Ok(word) = self.region.atomic_u64(offset) {

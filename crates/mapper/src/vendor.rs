@@ -2,8 +2,9 @@
 //! shown by `dumpBuffer` (libui ignores names it does not know, so dumps stay decodable).
 //!
 //! Encoding, like the standard types': `i64` name length, the name's bytes, `i64` type value, then
-//! the payload. `SYNC_COUNTS` (1): four `u64`: syncs issued and skipped for this buffer by every
-//! mapper in every process, then by this import.
+//! the payload. `SYNC_COUNTS` (1): six `u64`: the syncs the lock-path rule called for, the ones it
+//! skipped that a naive mapper would have made, and the `DMA_BUF_IOCTL_SYNC` calls actually made
+//! (none on a memfd), first for this buffer by every mapper in every process, then by this import.
 
 use crate::buffer::ImportedBuffer;
 use crate::error::{BAD_VALUE, UNSUPPORTED};
@@ -41,7 +42,14 @@ pub fn get(b: &ImportedBuffer, value: i64, out: &mut Vec<u8>) -> Result<(), i32>
     out.extend_from_slice(&value.to_le_bytes());
     let shared = b.shared_counts();
     let local = b.counts();
-    for n in [shared.issued, shared.skipped, local.issued, local.skipped] {
+    for n in [
+        shared.decided,
+        shared.skipped,
+        shared.issued,
+        local.decided,
+        local.skipped,
+        local.issued,
+    ] {
         out.extend_from_slice(&n.to_le_bytes());
     }
     Ok(())

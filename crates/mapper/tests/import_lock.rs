@@ -384,3 +384,44 @@ fn many_threads_import_lock_and_free_at_once() {
     });
     assert_eq!(open_fds(), before);
 }
+
+#[test]
+fn sync_counters_follow_the_rule_and_are_shared_through_the_region() {
+    let _serial = serial();
+    let m = mapper();
+    // soc's video decoder writes without snooping: every first lock must invalidate, read unlocks
+    // skip.
+    let handle = allocate(
+        64,
+        64,
+        PixelFormat::YCBCR_420_888,
+        Usage::VIDEO_DECODER | Usage::CPU_READ_OFTEN,
+    );
+    let words = raw(&handle);
+    let a = import(m, &words).unwrap();
+    let b = import(m, &words).unwrap();
+    for _ in 0..3 {
+        lock(m, a, Usage::CPU_READ_OFTEN, WHOLE).unwrap();
+        assert_eq!(unlock(m, a), 0);
+    }
+    lock(m, b, Usage::CPU_READ_OFTEN, WHOLE).unwrap();
+    assert_eq!(unlock(m, b), 0);
+    let counts = |h: BufferHandleT| {
+        let name = central_gralloc_mapper::vendor::NAME.as_ptr();
+        let ty = central_gralloc_mapper::ffi::AIMapperMetadataType { name, value: 1 };
+        let mut out = [0u8; 256];
+        // SAFETY: a valid destination of the given size.
+        let n = unsafe { (m.get_metadata)(h, ty, out.as_mut_ptr().cast(), out.len()) };
+        assert!(n > 0, "vendor counters: {n}");
+        let payload = &out[8 + 38 + 8..n as usize];
+        payload
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    // decided, skipped, issued: all processes, then this import. A memfd makes no ioctl.
+    assert_eq!(counts(a), vec![4, 4, 0, 3, 3, 0]);
+    assert_eq!(counts(b), vec![4, 4, 0, 1, 1, 0]);
+    assert_eq!(free(m, a), 0);
+    assert_eq!(free(m, b), 0);
+}

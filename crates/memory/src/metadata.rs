@@ -27,9 +27,10 @@
 //! | 272    | 8    | devices that may read (bit = profile index; the CPU is never one) |
 //! | 280    | 8    | devices that may write |
 //! | 288    | 8    | devices that snoop the CPU caches |
-//! | 296    | 8    | `DMA_BUF_IOCTL_SYNC` calls issued by mappers, all processes (`AtomicU64`) |
-//! | 304    | 8    | syncs a naive mapper would have issued that were skipped (`AtomicU64`) |
-//! | 312    | 200  | zero, for later versions |
+//! | 296    | 8    | syncs mappers' lock-path rule called for, all processes (`AtomicU64`) |
+//! | 304    | 8    | syncs a naive mapper would have issued that the rule skipped (`AtomicU64`) |
+//! | 312    | 8    | `DMA_BUF_IOCTL_SYNC` calls made (0 on a memfd, which has no device) (`AtomicU64`) |
+//! | 320    | 192  | zero, for later versions |
 //! | 512    | 1024 | SMPTE 2094-40 (HDR10+) blob, at most 1024 bytes |
 //! | 1536   | 2560 | SMPTE 2094-10 (Dolby Vision) blob, at most 2560 bytes |
 //! | 4096   | n    | the client's reserved bytes, zeroed |
@@ -97,10 +98,12 @@ pub const OFFSET_LOCK_READERS: usize = 272;
 pub const OFFSET_LOCK_WRITERS: usize = 280;
 /// Offset of the mask of devices that snoop.
 pub const OFFSET_LOCK_COHERENT: usize = 288;
-/// Offset of the count of syncs issued (8-aligned, an `AtomicU64`).
-pub const OFFSET_SYNCS_ISSUED: usize = 296;
+/// Offset of the count of syncs the rule called for (8-aligned, an `AtomicU64`).
+pub const OFFSET_SYNCS_DECIDED: usize = 296;
 /// Offset of the count of syncs skipped (8-aligned, an `AtomicU64`).
 pub const OFFSET_SYNCS_SKIPPED: usize = 304;
+/// Offset of the count of `DMA_BUF_IOCTL_SYNC` calls made (8-aligned, an `AtomicU64`).
+pub const OFFSET_SYNCS_ISSUED: usize = 312;
 const LOCK_FLAG_RECORDED: u32 = 1;
 const LOCK_FLAG_CPU_CACHED: u32 = 2;
 /// Offset of the SMPTE 2094-40 blob.
@@ -167,7 +170,7 @@ pub fn create(init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     let fd = sys::sealed_memfd(&format!("gralloc-meta:{}", init.name), size, true, true)
         .map_err(|e| MemError::sys_on(SysOp::Memfd, e, "metadata"))?;
     // Fixed-size buffer and constant offsets below HEADER_SIZE: the indexing cannot go out of bounds.
-    let mut head = [0u8; OFFSET_SYNCS_ISSUED];
+    let mut head = [0u8; OFFSET_SYNCS_DECIDED];
     put_u32(&mut head, OFFSET_MAGIC, MAGIC);
     put_u32(&mut head, OFFSET_VERSION, VERSION);
     put_u64(&mut head, OFFSET_BUFFER_ID, init.id);
@@ -224,7 +227,7 @@ pub fn read_header(fd: BorrowedFd<'_>) -> Result<MetadataHeader, MemError> {
 /// Reads the lock-path domains a region recorded at allocation. A region without them (all zero)
 /// is refused: guessing would risk a skipped invalidate.
 pub fn read_domains(region: &Mapping) -> Result<LockDomains, MemError> {
-    let mut raw = [0u8; OFFSET_SYNCS_ISSUED - OFFSET_LOCK_FLAGS];
+    let mut raw = [0u8; OFFSET_SYNCS_DECIDED - OFFSET_LOCK_FLAGS];
     region.read(OFFSET_LOCK_FLAGS, &mut raw)?;
     let u64_at = |at: usize| {
         let at = at - OFFSET_LOCK_FLAGS;
@@ -254,9 +257,10 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const _: () = assert!(OFFSET_CACHE_STATE % 8 == 0);
-    const _: () = assert!(OFFSET_SYNCS_ISSUED % 8 == 0 && OFFSET_SYNCS_SKIPPED % 8 == 0);
+    const _: () = assert!(OFFSET_SYNCS_DECIDED % 8 == 0 && OFFSET_SYNCS_SKIPPED % 8 == 0);
+    const _: () = assert!(OFFSET_SYNCS_ISSUED % 8 == 0);
     const _: () = assert!(OFFSET_SMPTE2094_10_LEN + 4 <= OFFSET_LOCK_FLAGS);
-    const _: () = assert!(OFFSET_SYNCS_SKIPPED + 8 <= OFFSET_SMPTE2094_40);
+    const _: () = assert!(OFFSET_SYNCS_ISSUED + 8 <= OFFSET_SMPTE2094_40);
     const _: () = assert!(OFFSET_NAME + NAME_SIZE <= OFFSET_SMPTE2086);
     const _: () = assert!(OFFSET_SMPTE2086 + 4 + 40 <= OFFSET_CTA861_3);
     const _: () = assert!(OFFSET_CTA861_3 + 4 + 8 <= OFFSET_SMPTE2094_40_LEN);

@@ -17,7 +17,11 @@ mod sys;
 use harness::TestCase;
 
 /// Every group of test cases, in the order they run.
-const SUITES: &[&[TestCase]] = &[kernel_facts::TESTS, memory_cases::TESTS, mapper_cases::TESTS];
+const SUITES: &[&[TestCase]] = &[
+    kernel_facts::TESTS,
+    memory_cases::TESTS,
+    mapper_cases::TESTS,
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

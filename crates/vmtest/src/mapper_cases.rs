@@ -73,8 +73,14 @@ fn bench_lock_unlock() -> TestResult {
     const PER_BLOCK: u32 = 50;
     let allocator = system_heap_allocator(Profile::builtin("soc").ok_or("no soc profile")?)?;
     let cases = [
-        ("gpu-written", Usage::GPU_RENDER_TARGET | Usage::CPU_READ_OFTEN),
-        ("camera-written", Usage::CAMERA_OUTPUT | Usage::CPU_READ_OFTEN),
+        (
+            "gpu-written",
+            Usage::GPU_RENDER_TARGET | Usage::CPU_READ_OFTEN,
+        ),
+        (
+            "camera-written",
+            Usage::CAMERA_OUTPUT | Usage::CPU_READ_OFTEN,
+        ),
     ];
     for (name, usage) in cases {
         let desc = Descriptor::simple("bench", 1920, 1080, PixelFormat::RGBA_8888, usage)
@@ -313,7 +319,8 @@ fn trace_kernel_syncs() -> TestResult {
             handles.push(handle);
         }
         let naive = run_cpu_steps(&trace, &handles, "naive").context(format!("{name} naive"))?;
-        let mapper = run_cpu_steps(&trace, &handles, "tracked").context(format!("{name} mapper"))?;
+        let mapper =
+            run_cpu_steps(&trace, &handles, "tracked").context(format!("{name} mapper"))?;
         let predicted = u64::from(replay.get(Policy::Mapper).cpu_syncs);
         let naive_predicted = u64::from(replay.get(Policy::Naive).cpu_syncs);
         info(format_args!(

@@ -17,10 +17,10 @@
 //! to fail with `DeadObject`, waits for the supervisor's new pid, and recovers as an Android
 //! client does: look the service up again until a proxy answers, then allocate.
 
-#[path = "../mapper_client.rs"]
-mod mapper_client;
 #[path = "bringup/mapper.rs"]
 mod mapper;
+#[path = "../mapper_client.rs"]
+mod mapper_client;
 
 use std::fs::File;
 use std::io::Read;

@@ -158,6 +158,7 @@ fn demo_profile(name: &str) -> Result<(), String> {
         show_request(&connection, &declared, request, &mut notes)?;
     }
     print_footnotes(name, &notes);
+    crate::lockround::print(&connection)?;
     print_counters(&connection);
     drop(connection);
     drop(child);

@@ -3,6 +3,7 @@
 mod args;
 mod client;
 mod demo;
+mod lockround;
 mod replay;
 mod solve;
 

@@ -46,7 +46,10 @@ pub fn writer(allocator: &binder::Strong<dyn IAllocator>) -> Result<String, Stri
     let result = allocator
         .allocate2(&descriptor(), 1)
         .map_err(|e| format!("allocate2: {e:?}"))?;
-    let handle = result.buffers.first().ok_or("allocate2 returned no buffer")?;
+    let handle = result
+        .buffers
+        .first()
+        .ok_or("allocate2 returned no buffer")?;
     let fds: Vec<RawFd> = handle.fds.iter().map(|p| p.as_ref().as_raw_fd()).collect();
     let info = BufferInfo::from_ints(&handle.ints).map_err(|e| format!("handle ints: {e}"))?;
     let mapper = Mapper::load()?;
@@ -136,7 +139,11 @@ pub fn reader(socket: RawFd) -> Result<String, String> {
     for cmsg in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
             // SAFETY: SCM_RIGHTS installed these descriptors in this process for us alone.
-            fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            fds.extend(
+                received
+                    .into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
         }
     }
     let len = msg.bytes;
