@@ -31,9 +31,7 @@ use std::time::{Duration, Instant};
 use binder::rsbinder::{self, ProxyHandle};
 use binder::{StatusCode, Strong};
 use central_gralloc::error::ErrorCode;
-use central_gralloc_service::aidl::{
-    BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat,
-};
+use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat};
 use central_gralloc_service::status::allocation_error;
 use central_gralloc_service::SERVICE_NAME;
 use nix::sys::signal::{kill, Signal};
