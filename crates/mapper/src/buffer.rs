@@ -271,15 +271,12 @@ impl ImportedBuffer {
 
     /// Syncs issued and skipped for this buffer by every mapper in every process.
     pub fn shared_counts(&self) -> SyncCounts {
-        let load = |offset| {
-            self.region
-                .atomic_u64(offset)
-                .map_or(0, |word| word.load(Ordering::Relaxed))
-        };
+        // The region was mapped whole at import and the counters lie inside its first page.
+        let c = metadata::read_sync_counters(&self.region).unwrap_or_default();
         SyncCounts {
-            decided: load(metadata::OFFSET_SYNCS_DECIDED),
-            issued: load(metadata::OFFSET_SYNCS_ISSUED),
-            skipped: load(metadata::OFFSET_SYNCS_SKIPPED),
+            decided: c.decided,
+            issued: c.issued,
+            skipped: c.skipped,
         }
     }
 

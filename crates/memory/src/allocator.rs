@@ -90,6 +90,39 @@ impl Buffer {
     }
 }
 
+/// One buffer of a descriptor as this allocator will make it, every fixed bound checked: the only
+/// input to allocation ([`Allocator::plan`] makes it).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    descriptor: Descriptor,
+    placement: Placement,
+    domains: LockDomains,
+    metadata_size: u64,
+    buffer_bytes: u64,
+    /// Index of the serving heap in the allocator's list.
+    heap: usize,
+    stride: i32,
+}
+
+impl Plan {
+    /// The validated request.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+    /// Where and how the buffers will live.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+    /// What one buffer costs: its memory and its metadata region.
+    pub fn buffer_bytes(&self) -> u64 {
+        self.buffer_bytes
+    }
+    /// `AllocationResult.stride`, in pixels.
+    pub fn stride(&self) -> i32 {
+        self.stride
+    }
+}
+
 /// The result of one `allocate`: the placement every buffer shares and the buffers.
 #[derive(Debug)]
 pub struct Allocation {
@@ -307,27 +340,13 @@ impl Allocator {
         }
     }
 
-    /// `isSupported`: a placement exists and a heap serves it, so only resource limits can make
-    /// an allocation fail.
-    pub fn is_supported(&self, descriptor: &Descriptor) -> bool {
-        self.solve(descriptor).is_ok()
-    }
-
-    /// Allocates `count` buffers for `descriptor`. All or nothing: if buffer `k` fails, the fds of
-    /// buffers `0..k` are closed before the error returns.
-    pub fn allocate(&self, descriptor: &Descriptor, count: u32) -> Result<Allocation, MemError> {
+    /// Everything [`Allocator::allocate_planned`] needs for one buffer of `descriptor`, with
+    /// every bound that cannot change while the allocator runs already checked: the placement,
+    /// the metadata region's size, the per-request limit for one buffer, the serving heap's
+    /// largest buffer, and a stride `AllocationResult` can carry. `isSupported` is this and
+    /// nothing else, so it cannot drift from what allocation checks. Allocates nothing.
+    pub fn plan(&self, descriptor: &Descriptor) -> Result<Plan, MemError> {
         let placement = self.solve(descriptor)?;
-        self.allocate_placed(descriptor, placement, count)
-    }
-
-    /// [`Allocator::allocate`] for a placement this allocator's [`Allocator::solve`] already made
-    /// for `descriptor`, so a caller that checks the placement first does not solve twice.
-    pub fn allocate_placed(
-        &self,
-        descriptor: &Descriptor,
-        placement: Placement,
-        count: u32,
-    ) -> Result<Allocation, MemError> {
         let size = placement.size();
         let metadata_size =
             metadata::region_size(placement.reserved_size).ok_or(MemError::TooLarge {
@@ -335,15 +354,15 @@ impl Allocator {
                 bytes: placement.reserved_size,
                 limit: central_gralloc::descriptor::MAX_RESERVED_SIZE,
             })?;
-        self.limits
-            .check(count, size.saturating_add(metadata_size))?;
-        let heap = self
+        let buffer_bytes = size.saturating_add(metadata_size);
+        self.limits.check(1, buffer_bytes)?;
+        let (heap, serving) = self
             .heaps
             .iter()
-            .find(|(role, _)| *role == placement.heap)
-            .map(|(_, heap)| heap.as_ref())
+            .enumerate()
+            .find(|(_, (role, _))| *role == placement.heap)
             .ok_or_else(|| self.unavailable_error(placement.heap))?;
-        if let Some(limit) = heap.max_buffer_size() {
+        if let Some(limit) = serving.1.max_buffer_size() {
             if size > limit {
                 return Err(MemError::TooLarge {
                     what: "buffer",
@@ -352,7 +371,53 @@ impl Allocator {
                 });
             }
         }
-        let domains = LockDomains::for_placement(&self.profile, &placement);
+        let stride = i32::try_from(placement.layout.stride).map_err(|_| MemError::TooLarge {
+            what: "stride",
+            bytes: u64::from(placement.layout.stride),
+            limit: i32::MAX as u64,
+        })?;
+        Ok(Plan {
+            descriptor: descriptor.clone(),
+            domains: LockDomains::for_placement(&self.profile, &placement),
+            placement,
+            metadata_size,
+            buffer_bytes,
+            heap,
+            stride,
+        })
+    }
+
+    /// `isSupported`: [`Allocator::plan`] succeeds, so only resources can make an allocation fail.
+    pub fn is_supported(&self, descriptor: &Descriptor) -> bool {
+        self.plan(descriptor).is_ok()
+    }
+
+    /// Plans and allocates `count` buffers for `descriptor` (tools and tests; a service that also
+    /// answers `isSupported` plans once and calls [`Allocator::allocate_planned`]).
+    pub fn allocate(&self, descriptor: &Descriptor, count: u32) -> Result<Allocation, MemError> {
+        self.allocate_planned(&self.plan(descriptor)?, count)
+    }
+
+    /// Allocates `count` buffers of `plan`, which this allocator made. All or nothing: if buffer
+    /// `k` fails, the fds of buffers `0..k` are closed before the error returns.
+    pub fn allocate_planned(&self, plan: &Plan, count: u32) -> Result<Allocation, MemError> {
+        let Plan {
+            descriptor,
+            placement,
+            metadata_size,
+            buffer_bytes,
+            heap,
+            domains,
+            ..
+        } = plan;
+        let (size, metadata_size) = (placement.size(), *metadata_size);
+        self.limits.check(count, *buffer_bytes)?;
+        let heap = self
+            .heaps
+            .get(*heap)
+            .map(|(_, heap)| heap.as_ref())
+            .ok_or_else(|| self.unavailable_error(placement.heap))?;
+
         let mut buffers = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let memory = heap.allocate(size, &descriptor.name)?;
@@ -364,7 +429,7 @@ impl Allocator {
                 height: descriptor.height,
                 dataspace: descriptor.dataspace.unwrap_or(0),
                 reserved_size: placement.reserved_size,
-                domains,
+                domains: *domains,
             })?;
             let layout = &placement.layout;
             let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
@@ -397,7 +462,10 @@ impl Allocator {
                 info,
             });
         }
-        Ok(Allocation { placement, buffers })
+        Ok(Allocation {
+            placement: *placement,
+            buffers,
+        })
     }
 
     /// One line per heap role: what serves it, or why nothing does; then the limits.

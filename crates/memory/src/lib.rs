@@ -20,7 +20,7 @@ pub mod map;
 pub mod metadata;
 pub mod sys;
 
-pub use allocator::{Allocation, Allocator, Buffer, Unavailable};
+pub use allocator::{Allocation, Allocator, Buffer, Plan, Unavailable};
 pub use error::{MemError, SysOp};
 pub use handle::{BufferHandle, BufferInfo, HandleError, NativeHandle};
 pub use heap::{Backend, BackendConfig, BufferKind, DmaHeap, Heap, MemfdHeap, Udmabuf};

@@ -224,6 +224,31 @@ pub fn read_header(fd: BorrowedFd<'_>) -> Result<MetadataHeader, MemError> {
     })
 }
 
+/// A buffer's cache-maintenance counters, summed over every mapper in every process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncCounters {
+    /// Syncs the lock-path rule called for.
+    pub decided: u64,
+    /// Syncs a naive mapper would have made that the rule skipped.
+    pub skipped: u64,
+    /// `DMA_BUF_IOCTL_SYNC` calls made (none on a memfd).
+    pub issued: u64,
+}
+
+/// Reads a region's sync counters (atomically, each on its own).
+pub fn read_sync_counters(region: &Mapping) -> Result<SyncCounters, MemError> {
+    let load = |offset| {
+        region
+            .atomic_u64(offset)
+            .map(|word| word.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    Ok(SyncCounters {
+        decided: load(OFFSET_SYNCS_DECIDED)?,
+        skipped: load(OFFSET_SYNCS_SKIPPED)?,
+        issued: load(OFFSET_SYNCS_ISSUED)?,
+    })
+}
+
 /// Reads the lock-path domains a region recorded at allocation. A region without them (all zero)
 /// is refused: guessing would risk a skipped invalidate.
 pub fn read_domains(region: &Mapping) -> Result<LockDomains, MemError> {

@@ -16,8 +16,6 @@ pub enum ServiceError {
     Solve(SolveError),
     /// The memory layer could not make the buffers (limits, quotas, the kernel).
     Memory(MemError),
-    /// The stride does not fit the `int` of `AllocationResult.stride`.
-    StrideOverflow(u64),
     /// Even one buffer is over a fixed bound of this service (the per-request byte limit, the
     /// heap's largest buffer, the per-client quota cap): no request for it can ever succeed.
     NeverFits(MemError),
@@ -29,9 +27,7 @@ impl ServiceError {
     /// The `AllocationError` this failure is sent as (rules in docs/architecture.md §3).
     pub fn code(&self) -> ErrorCode {
         match self {
-            ServiceError::InvalidCount(_) | ServiceError::StrideOverflow(_) => {
-                ErrorCode::BadDescriptor
-            }
+            ServiceError::InvalidCount(_) => ErrorCode::BadDescriptor,
             ServiceError::Solve(e) => e.code(),
             ServiceError::Memory(e) => e.code(),
             ServiceError::Deprecated | ServiceError::NeverFits(_) => ErrorCode::Unsupported,
@@ -45,9 +41,6 @@ impl fmt::Display for ServiceError {
             ServiceError::InvalidCount(n) => write!(f, "count {n} is not positive"),
             ServiceError::Solve(e) => write!(f, "{e}"),
             ServiceError::Memory(e) => write!(f, "{e}"),
-            ServiceError::StrideOverflow(s) => {
-                write!(f, "stride {s} does not fit AllocationResult.stride")
-            }
             ServiceError::NeverFits(e) => {
                 write!(
                     f,

@@ -7,17 +7,14 @@
 use crate::error::ServiceError;
 use crate::failures::{bounded, Failure, FailureRing};
 use crate::quota::{Quota, QuotaTable};
-use central_gralloc::descriptor::MAX_RESERVED_SIZE;
+use crate::recent::RecentBuffers;
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::error::ErrorCode;
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
-use central_gralloc::solver::Placement;
 use central_gralloc::usage::Usage;
-use central_gralloc_memory::metadata::region_size;
-use central_gralloc_memory::{Allocator, MemError};
+use central_gralloc_memory::{Allocator, MemError, NativeHandle, Plan};
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -31,22 +28,13 @@ pub struct Caller {
     pub uid: u32,
 }
 
-/// One buffer as it goes on the wire: the handle's fds and ints.
-#[derive(Debug)]
-pub struct HandleParts {
-    /// The buffer's fds (memory first, then the metadata region).
-    pub fds: Vec<OwnedFd>,
-    /// The handle's ints.
-    pub ints: Vec<i32>,
-}
-
 /// The result of `allocate2`: one stride (pixels) for every buffer.
 #[derive(Debug)]
 pub struct Allocated {
     /// Stride in pixels, the same for all buffers.
     pub stride: i32,
-    /// `count` buffers.
-    pub buffers: Vec<HandleParts>,
+    /// `count` buffers, each as its handle goes on the wire (memory fd, then metadata fd).
+    pub buffers: Vec<NativeHandle>,
 }
 
 /// Service-wide counters since start.
@@ -79,6 +67,7 @@ pub struct Gralloc {
     quotas: QuotaTable,
     counters: Counters,
     failures: Mutex<FailureRing>,
+    recent: Mutex<RecentBuffers>,
     started: SystemTime,
 }
 
@@ -90,6 +79,7 @@ impl Gralloc {
             quotas: QuotaTable::new(quota),
             counters: Counters::default(),
             failures: Mutex::new(FailureRing::default()),
+            recent: Mutex::new(RecentBuffers::default()),
             started: SystemTime::now(),
         }
     }
@@ -135,80 +125,56 @@ impl Gralloc {
             .ok()
             .filter(|&n| n > 0)
             .ok_or(ServiceError::InvalidCount(count))?;
-        let (descriptor, placement, buffer_bytes) = self.plan(info)?;
+        let plan = self.plan(info)?;
         // The request limits first (a huge count is refused before any quota is touched), then
         // the caller's quota, then the memory. Both count the metadata regions: their reserved
         // bytes (up to 16 MiB a buffer) are the client's to choose, like the pixels.
-        let bytes = self.memory.limits().check(count, buffer_bytes)?;
+        let bytes = self.memory.limits().check(count, plan.buffer_bytes())?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
-        let allocation = self.memory.allocate_placed(&descriptor, placement, count)?;
-        let stride = wire_stride(&allocation.placement)?;
+        let allocation = self.memory.allocate_planned(&plan, count)?;
         self.quotas.hold(charge);
+        {
+            // A poisoned lock only means another thread panicked mid-push; the ring is sound.
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            for buffer in &allocation.buffers {
+                recent.push(buffer, &plan.descriptor().name);
+            }
+        }
         self.counters
             .bytes
             .fetch_add(allocation.bytes(), Ordering::Relaxed);
         let buffers = allocation
             .buffers
             .into_iter()
-            .map(|buffer| {
-                let handle = buffer.into_handle();
-                HandleParts {
-                    fds: handle.fds,
-                    ints: handle.ints,
-                }
-            })
+            .map(|buffer| buffer.into_handle())
             .collect();
-        Ok(Allocated { stride, buffers })
+        Ok(Allocated {
+            stride: plan.stride(),
+            buffers,
+        })
     }
 
-    /// The validated descriptor, its placement and what one buffer of it costs (memory and
-    /// metadata region): everything `allocate` checks except resources.
-    fn plan(&self, info: &DescriptorInfo) -> Result<(Descriptor, Placement, u64), ServiceError> {
+    /// The memory layer's plan for `info` (every bound of the memory layer) and the one bound the
+    /// service adds, the per-client cap: everything `allocate` checks except resources in use.
+    /// `isSupported` answers from this alone, so it cannot drift from `allocate2`.
+    fn plan(&self, info: &DescriptorInfo) -> Result<Plan, ServiceError> {
         let descriptor = Descriptor::from_info(info)?;
-        let placement = self.memory.solve(&descriptor)?;
-        wire_stride(&placement)?;
-        let buffer_bytes = self.fits_once(&placement)?;
-        Ok((descriptor, placement, buffer_bytes))
-    }
-
-    /// The bytes one buffer of `placement` costs, or `NeverFits` when even one is over a bound
-    /// that does not change while the service runs. Without this, `isSupported` would say true
-    /// for a buffer every `allocate2` refuses.
-    fn fits_once(&self, placement: &Placement) -> Result<u64, ServiceError> {
-        let size = placement.size();
-        let metadata = region_size(placement.reserved_size).ok_or(ServiceError::NeverFits(
-            MemError::TooLarge {
-                what: "reserved size",
-                bytes: placement.reserved_size,
-                limit: MAX_RESERVED_SIZE,
-            },
-        ))?;
-        let bytes = size.saturating_add(metadata);
-        self.memory
-            .limits()
-            .check(1, bytes)
-            .map_err(ServiceError::NeverFits)?;
-        let heap_limit = self
-            .memory
-            .heaps()
-            .find(|(role, _)| *role == placement.heap)
-            .and_then(|(_, heap)| heap.max_buffer_size());
-        if let Some(limit) = heap_limit.filter(|&limit| size > limit) {
-            return Err(ServiceError::NeverFits(MemError::TooLarge {
-                what: "buffer",
-                bytes: size,
-                limit,
-            }));
-        }
+        let plan = self.memory.plan(&descriptor).map_err(|e| match e {
+            // A bound that does not change while the service runs: no request can ever pass.
+            e @ (MemError::TooLarge { .. } | MemError::TooManyBuffers { .. }) => {
+                ServiceError::NeverFits(e)
+            }
+            e => ServiceError::from(e),
+        })?;
         let cap = self.quotas.quota().cap_bytes;
-        if bytes > cap {
+        if plan.buffer_bytes() > cap {
             return Err(ServiceError::NeverFits(MemError::OverQuota {
                 used: 0,
-                requested: bytes,
+                requested: plan.buffer_bytes(),
                 cap,
             }));
         }
-        Ok(bytes)
+        Ok(plan)
     }
 
     /// `isSupported`: the same checks as `allocate` without allocating; false for anything
@@ -293,14 +259,10 @@ impl Gralloc {
         for failure in ring.iter() {
             writeln!(w, "{failure}")?;
         }
-        Ok(())
+        drop(ring);
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.dump(w)
     }
-}
-
-/// The stride as `AllocationResult.stride` carries it.
-fn wire_stride(placement: &Placement) -> Result<i32, ServiceError> {
-    let stride = placement.layout.stride;
-    i32::try_from(stride).map_err(|_| ServiceError::StrideOverflow(u64::from(stride)))
 }
 
 /// The request in one line, for the failure ring.

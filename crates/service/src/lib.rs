@@ -32,6 +32,7 @@ pub mod gralloc;
 pub mod host;
 pub mod quota;
 pub mod realtime;
+pub mod recent;
 #[cfg(host_binder)]
 pub mod rpc;
 pub mod status;

@@ -240,7 +240,9 @@ fn limits_refuse_before_allocating() {
         a.allocate(&big, 1).unwrap_err().code(),
         ErrorCode::NoResources
     );
-    assert!(a.is_supported(&big), "isSupported: only resources stop it");
+    // One buffer over the per-request limit can never be allocated: isSupported says so, from
+    // the same plan allocate uses.
+    assert!(!a.is_supported(&big));
 }
 
 #[test]
@@ -269,4 +271,45 @@ fn reserved_bytes_and_dataspace_reach_the_metadata_region() {
     let mut reserved = vec![1u8; 5000];
     map.read(metadata::HEADER_SIZE, &mut reserved).unwrap();
     assert!(reserved.iter().all(|&x| x == 0));
+}
+
+#[test]
+fn one_plan_decides_is_supported_and_allocate() {
+    // 1080p RGBA is 8,294,400 bytes plus a page of metadata; a per-request limit below that is a
+    // memory-layer bound neither isSupported nor allocate may ignore.
+    let profile = Profile::builtin("host").unwrap();
+    let tight = Limits {
+        max_batch_bytes: 8_000_000,
+        max_count: 8,
+    };
+    let a = Allocator::new(profile, &BackendConfig::new(Backend::Memfd), tight).unwrap();
+    let big = desc(1920, 1080, PixelFormat::RGBA_8888, Usage::GPU_TEXTURE);
+    let small = desc(640, 480, PixelFormat::RGBA_8888, Usage::GPU_TEXTURE);
+    let refusal = a.plan(&big).unwrap_err();
+    assert!(matches!(
+        refusal,
+        MemError::TooLarge {
+            what: "request",
+            ..
+        }
+    ));
+    assert!(!a.is_supported(&big));
+    assert_eq!(
+        a.allocate(&big, 1).unwrap_err().to_string(),
+        refusal.to_string()
+    );
+    let plan = a.plan(&small).unwrap();
+    assert!(a.is_supported(&small));
+    assert_eq!(plan.buffer_bytes(), 640 * 480 * 4 + 4096);
+    assert_eq!(plan.stride(), 640);
+    let made = a.allocate_planned(&plan, 2).unwrap();
+    assert_eq!(made.bytes(), 2 * plan.buffer_bytes());
+    // The batch is checked against the same limit when it is allocated.
+    assert!(matches!(
+        a.allocate_planned(&plan, 7),
+        Err(MemError::TooLarge {
+            what: "request",
+            ..
+        })
+    ));
 }
