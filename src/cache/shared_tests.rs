@@ -71,9 +71,17 @@ struct SharedPage {
 
 impl SharedPage {
     fn create() -> SharedPage {
+        // The raw syscall: Android 15's libc crate (0.2.153) declares no memfd_create for Android.
         // SAFETY: the name is a NUL-terminated literal; memfd_create has no other preconditions.
-        let fd = unsafe { libc::memfd_create(c"cache-tracker-test".as_ptr(), libc::MFD_CLOEXEC) };
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_memfd_create,
+                c"cache-tracker-test".as_ptr(),
+                libc::MFD_CLOEXEC,
+            )
+        };
         assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+        let fd = fd as libc::c_int;
         // SAFETY: fd is the memfd just created and owned here.
         assert_eq!(unsafe { libc::ftruncate(fd, 4096) }, 0);
         SharedPage {

@@ -44,6 +44,20 @@ fn lock_domains(domains: &CacheDomains, events: &[Event], extra_writers: u64) ->
     lock
 }
 
+/// `events` with device indices folded onto the `n` attached devices.
+fn onto_devices(events: Vec<Event>, n: usize) -> Vec<Event> {
+    events
+        .into_iter()
+        .map(|e| match e {
+            Event::Device { index, access } => Event::Device {
+                index: index % n,
+                access,
+            },
+            other => other,
+        })
+        .collect()
+}
+
 /// Every policy's counts over `events`, in [`Policy::ALL`] order.
 fn all(domains: &CacheDomains, events: &[Event]) -> [Counts; 4] {
     let lock = lock_domains(domains, events, 0);
@@ -147,13 +161,7 @@ proptest! {
     #[test]
     fn tracker_is_correct_and_never_costs_more_than_naive(domains in domains(), events in events()) {
         let n = (0..5).filter(|&i| domains.attached(i)).count();
-        let events: Vec<Event> = events
-            .into_iter()
-            .map(|e| match e {
-                Event::Device { index, access } => Event::Device { index: index % n, access },
-                other => other,
-            })
-            .collect();
+        let events = onto_devices(events, n);
         let [naive, mapper, tracker, minimum] = all(&domains, &events);
         prop_assert!(naive.correct(), "the naive policy is the model's sanity check: {naive:?}");
         prop_assert!(mapper.correct(), "mapper: {mapper:?}");
@@ -207,13 +215,7 @@ proptest! {
         for i in 0..n {
             plain = plain.attach(i, domains.coherent(i)).unwrap();
         }
-        let events: Vec<Event> = events
-            .into_iter()
-            .map(|e| match e {
-                Event::Device { index, access } => Event::Device { index: index % n, access },
-                other => other,
-            })
-            .collect();
+        let events = onto_devices(events, n);
         let [_, _, tracker, minimum] = all(&plain, &events);
         prop_assert!(tracker.correct());
         prop_assert_eq!(tracker.total(), minimum.total(), "{:?}", events);
@@ -234,13 +236,7 @@ proptest! {
         extra_writers in 0u64..32,
     ) {
         let n = (0..5).filter(|&i| domains.attached(i)).count();
-        let events: Vec<Event> = events
-            .into_iter()
-            .map(|e| match e {
-                Event::Device { index, access } => Event::Device { index: index % n, access },
-                other => other,
-            })
-            .collect();
+        let events = onto_devices(events, n);
         let lock = lock_domains(&domains, &events, extra_writers & ((1 << n) - 1));
         let counts = mapper(&domains, &lock, &events, DeviceSide::Persistent);
         prop_assert!(counts.correct(), "{counts:?} {events:?}");

@@ -262,7 +262,7 @@ impl Parser {
     fn cpu_begin(&mut self, line: usize, name: &str, access: CpuAccess) -> Result<(), String> {
         let buffer = self.find(name)?;
         let usage = self.buffers[buffer].usage;
-        let never = |f: Option<CpuFrequency>| f.is_none_or(|f| f == CpuFrequency::Never);
+        let never = |f: Option<CpuFrequency>| f.map_or(true, |f| f == CpuFrequency::Never);
         if access.reads() && never(usage.cpu_read()) {
             return Err(format!(
                 "`{name}` has no CPU_READ usage, so the CPU cannot lock it for reading"

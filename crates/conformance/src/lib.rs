@@ -17,11 +17,12 @@
 
 use binder::Strong;
 use central_gralloc::error::ErrorCode;
+use central_gralloc::format::PixelFormat;
+use central_gralloc::usage::Usage;
 use central_gralloc_memory::metadata::HEADER_SIZE;
 use central_gralloc_memory::BufferInfo;
 use central_gralloc_service::aidl::{
-    AllocationResult, BufferDescriptorInfo, BufferUsage, ExtendableType, IAllocator, NativeHandle,
-    PixelFormat,
+    AllocationResult, BufferDescriptorInfo, IAllocator, NativeHandle,
 };
 use central_gralloc_service::status;
 use std::io::{Seek, SeekFrom, Write};
@@ -134,22 +135,26 @@ pub fn descriptor(
     format: PixelFormat,
     usage: i64,
 ) -> BufferDescriptorInfo {
-    let mut name = [0u8; 128];
+    // Built from the default and then filled: the graphics.common types of the fields are not
+    // named, so the Soong build needs no graphics.common version (central_gralloc_service::aidl
+    // says why).
+    let mut d = BufferDescriptorInfo::default();
     let tag = b"conformance";
-    name[..tag.len()].copy_from_slice(tag);
-    BufferDescriptorInfo {
-        name,
-        width,
-        height,
-        layerCount: 1,
-        format,
-        usage: BufferUsage(usage),
-        reservedSize: 0,
-        additionalOptions: Vec::new(),
-    }
+    d.name[..tag.len()].copy_from_slice(tag);
+    d.width = width;
+    d.height = height;
+    d.layerCount = 1;
+    d.format.0 = format.0;
+    d.usage.0 = usage;
+    d
 }
 
-const CPU_OFTEN: i64 = BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_OFTEN.0;
+/// `usage` as the wire's `BufferUsage` value.
+const fn wire(usage: Usage) -> i64 {
+    usage.0 as i64
+}
+
+const CPU_OFTEN: i64 = wire(Usage::CPU_READ_OFTEN) | wire(Usage::CPU_WRITE_OFTEN);
 
 fn rgba(width: i32, height: i32, usage: i64) -> BufferDescriptorInfo {
     descriptor(width, height, PixelFormat::RGBA_8888, usage)
@@ -241,10 +246,11 @@ fn unknown_usage_bit_is_unsupported(a: &dyn IAllocator) -> CaseResult {
 
 fn unknown_option_is_unsupported(a: &dyn IAllocator) -> CaseResult {
     let mut d = rgba(64, 64, CPU_OFTEN);
-    d.additionalOptions.push(ExtendableType {
-        name: "android.hardware.graphics.common.NotARealOption".into(),
-        value: 1,
-    });
+    d.additionalOptions.push(Default::default());
+    if let Some(option) = d.additionalOptions.last_mut() {
+        option.name = "android.hardware.graphics.common.NotARealOption".into();
+        option.value = 1;
+    }
     check(!a.isSupported(&d).unwrap_or(true), || {
         "isSupported is not false".into()
     })?;
@@ -284,7 +290,8 @@ fn bad_counts_fail(a: &dyn IAllocator) -> CaseResult {
 }
 
 fn allocate_v1_is_unsupported(a: &dyn IAllocator) -> CaseResult {
-    // `allocate` is the deprecated V1 entry point under test.
+    // `allocate` is the deprecated V1 entry point under test. (No lint `reason =`: Android
+    // 15's rustc 1.78 predates it.)
     #[allow(deprecated)]
     let result = a.allocate(&[0u8; 16], 1);
     expect_error(result, ErrorCode::Unsupported, "allocate")
@@ -304,12 +311,12 @@ const SWEEP_FORMATS: [PixelFormat; 9] = [
 ];
 const SWEEP_USAGES: [i64; 7] = [
     CPU_OFTEN,
-    BufferUsage::GPU_TEXTURE.0 | BufferUsage::GPU_RENDER_TARGET.0,
-    BufferUsage::COMPOSER_OVERLAY.0 | BufferUsage::GPU_RENDER_TARGET.0,
-    BufferUsage::CAMERA_OUTPUT.0 | BufferUsage::GPU_TEXTURE.0,
-    BufferUsage::VIDEO_DECODER.0 | BufferUsage::GPU_TEXTURE.0,
-    BufferUsage::PROTECTED.0 | BufferUsage::COMPOSER_OVERLAY.0,
-    BufferUsage::CPU_READ_RARELY.0 | (1 << 47),
+    wire(Usage::GPU_TEXTURE) | wire(Usage::GPU_RENDER_TARGET),
+    wire(Usage::COMPOSER_OVERLAY) | wire(Usage::GPU_RENDER_TARGET),
+    wire(Usage::CAMERA_OUTPUT) | wire(Usage::GPU_TEXTURE),
+    wire(Usage::VIDEO_DECODER) | wire(Usage::GPU_TEXTURE),
+    wire(Usage::PROTECTED) | wire(Usage::COMPOSER_OVERLAY),
+    wire(Usage::CPU_READ_RARELY) | (1 << 47),
 ];
 const SWEEP_SIZES: [(i32, i32); 4] = [(1, 1), (63, 17), (640, 480), (1920, 1080)];
 
@@ -352,7 +359,7 @@ fn allocate_count(a: &dyn IAllocator, count: i32) -> Result<AllocationResult, St
     let d = rgba(
         100,
         50,
-        BufferUsage::GPU_TEXTURE.0 | BufferUsage::CPU_WRITE_RARELY.0,
+        wire(Usage::GPU_TEXTURE) | wire(Usage::CPU_WRITE_RARELY),
     );
     a.allocate2(&d, count)
         .map_err(|e| format!("allocate2 count {count}: {e:?}"))
@@ -382,7 +389,7 @@ fn handle_stride_equals_result_stride(a: &dyn IAllocator) -> CaseResult {
         (33, 17, PixelFormat::RGB_565),
         (641, 480, PixelFormat::YV12),
     ] {
-        let d = descriptor(w, h, format, CPU_OFTEN | BufferUsage::GPU_TEXTURE.0);
+        let d = descriptor(w, h, format, CPU_OFTEN | wire(Usage::GPU_TEXTURE));
         let result = a
             .allocate2(&d, 1)
             .map_err(|e| format!("allocate2 {w}x{h}: {e:?}"))?;

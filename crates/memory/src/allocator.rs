@@ -101,6 +101,8 @@ pub struct Plan {
     buffer_bytes: u64,
     /// Index of the serving heap in the allocator's list.
     heap: usize,
+    /// Index of the heap the metadata region comes from (the system role's).
+    metadata_heap: usize,
     stride: i32,
 }
 
@@ -371,6 +373,13 @@ impl Allocator {
                 });
             }
         }
+        // Metadata regions come from the system-role heap whatever heap the buffer uses: cached
+        // memory every client may map (crate::metadata says why).
+        let metadata_heap = self
+            .heaps
+            .iter()
+            .position(|(role, _)| *role == HeapRole::System)
+            .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
         let stride = i32::try_from(placement.layout.stride).map_err(|_| MemError::TooLarge {
             what: "stride",
             bytes: u64::from(placement.layout.stride),
@@ -383,6 +392,7 @@ impl Allocator {
             metadata_size,
             buffer_bytes,
             heap,
+            metadata_heap,
             stride,
         })
     }
@@ -407,6 +417,7 @@ impl Allocator {
             metadata_size,
             buffer_bytes,
             heap,
+            metadata_heap,
             domains,
             ..
         } = plan;
@@ -417,20 +428,28 @@ impl Allocator {
             .get(*heap)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(placement.heap))?;
+        let metadata_heap = self
+            .heaps
+            .get(*metadata_heap)
+            .map(|(_, heap)| heap.as_ref())
+            .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
 
         let mut buffers = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let memory = heap.allocate(size, &descriptor.name)?;
             let id = self.ids.next();
-            let metadata = metadata::create(&MetadataInit {
-                id,
-                name: &descriptor.name,
-                width: descriptor.width,
-                height: descriptor.height,
-                dataspace: descriptor.dataspace.unwrap_or(0),
-                reserved_size: placement.reserved_size,
-                domains: *domains,
-            })?;
+            let metadata = metadata::create(
+                metadata_heap,
+                &MetadataInit {
+                    id,
+                    name: &descriptor.name,
+                    width: descriptor.width,
+                    height: descriptor.height,
+                    dataspace: descriptor.dataspace.unwrap_or(0),
+                    reserved_size: placement.reserved_size,
+                    domains: *domains,
+                },
+            )?;
             let layout = &placement.layout;
             let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
             for (dst, src) in planes.iter_mut().zip(layout.planes()) {
@@ -453,6 +472,7 @@ impl Allocator {
                 kind: heap.kind(),
                 reserved_size: placement.reserved_size,
                 metadata_size,
+                metadata_kind: metadata_heap.kind(),
                 planes,
                 plane_count: layout.planes().len() as u8,
             };

@@ -1,15 +1,16 @@
 //! The buffer handle: a versioned `NativeHandle` (fds + ints) that describes one buffer to every
 //! process that receives it, and its validating decoder.
 //!
-//! fds: `[0]` the buffer (dma-buf or sealed memfd), `[1]` the metadata region.
+//! fds: `[0]` the buffer (dma-buf or sealed memfd), `[1]` the metadata region (a dma-buf on
+//! devices, a dma-buf or sealed memfd on hosts: int 54 says which, [`crate::metadata`] why).
 //!
-//! ints, version 1 (`u64` values take two ints, low half first; unsigned values are bit-cast):
+//! ints, version 2 (`u64` values take two ints, low half first; unsigned values are bit-cast):
 //!
 //! | index | field |
 //! |------:|-------|
 //! | 0     | magic `CGHB` |
 //! | 1     | version (1) |
-//! | 2     | number of ints (54) |
+//! | 2     | number of ints (55) |
 //! | 3     | number of fds (2) |
 //! | 4–5   | buffer id |
 //! | 6, 7, 8 | width, height, layer count |
@@ -26,6 +27,7 @@
 //! | 24–25 | metadata region size |
 //! | 26    | plane count (1–3) |
 //! | 27–53 | 3 planes × (offset:2, stride:2, size:2, width, height, fourcc); unused planes zero |
+//! | 54    | metadata region kind, as int 21 (0 dma-heap, 1 udmabuf: a dma-buf; 2 memfd) |
 //!
 //! A reader accepts exactly its own version and length; a later version changes the version
 //! number (and may append ints), so an old reader refuses it cleanly instead of misreading it.
@@ -45,10 +47,10 @@ use std::os::fd::{AsFd, OwnedFd};
 
 /// `CGHB`.
 pub const HANDLE_MAGIC: i32 = i32::from_le_bytes(*b"CGHB");
-/// This encoding's version.
-pub const HANDLE_VERSION: i32 = 1;
-/// Ints in a version-1 handle.
-pub const HANDLE_INTS: usize = 27 + 9 * MAX_PLANES;
+/// This encoding's version (2: the metadata region's kind was added as int 54).
+pub const HANDLE_VERSION: i32 = 2;
+/// Ints in a version-2 handle.
+pub const HANDLE_INTS: usize = 28 + 9 * MAX_PLANES;
 /// Fds in a handle.
 pub const HANDLE_FDS: usize = 2;
 
@@ -96,6 +98,8 @@ pub struct BufferInfo {
     pub reserved_size: u64,
     /// Size of the metadata region.
     pub metadata_size: u64,
+    /// What kind of fd the metadata region is (a dma-buf on devices).
+    pub metadata_kind: BufferKind,
     /// Planes of layer 0 (`plane_count` of them are used).
     pub planes: [PlaneLayout; MAX_PLANES],
     /// Planes in use.
@@ -143,8 +147,8 @@ fn kind_from_code(code: i32) -> Option<BufferKind> {
     BufferKind::ALL.into_iter().find(|&k| kind_code(k) == code)
 }
 
-/// Reads the ints after the header in order. Built over exactly the fields of a version-1
-/// handle, so running out means the layout below and [`HANDLE_INTS`] disagree: that is an
+/// Reads the ints after the header in order. Built over exactly the fields of a handle of this
+/// version, so running out means the layout below and [`HANDLE_INTS`] disagree: that is an
 /// error, not a zero.
 struct Ints<'a>(std::slice::Iter<'a, i32>);
 
@@ -173,7 +177,7 @@ fn shown(v: i32) -> u64 {
     u64::from(v as u32)
 }
 
-/// The fields of a version-1 handle as read, before any check.
+/// The fields of a handle of this version as read, before any check.
 struct Fields {
     id: u64,
     width: u32,
@@ -193,6 +197,7 @@ struct Fields {
     metadata_size: u64,
     plane_count: i32,
     planes: [PlaneLayout; MAX_PLANES],
+    metadata_kind: i32,
 }
 
 /// Checks the header (magic, version, int and fd counts) and returns the ints after it.
@@ -213,11 +218,7 @@ fn checked_header(ints: &[i32]) -> Result<&[i32], HandleError> {
             if ints.len() == HANDLE_INTS && *n_ints == HANDLE_INTS as i32 =>
         {
             if *n_fds != HANDLE_FDS as i32 {
-                return Err(bad(
-                    "fd count",
-                    shown(*n_fds),
-                    "a version-1 handle has 2 fds",
-                ));
+                return Err(bad("fd count", shown(*n_fds), "a handle has 2 fds"));
             }
             Ok(fields)
         }
@@ -248,6 +249,7 @@ impl Fields {
             metadata_size: r.u64()?,
             plane_count: r.i32()?,
             planes: [PlaneLayout::default(); MAX_PLANES],
+            metadata_kind: 0,
         };
         for p in read.planes.iter_mut() {
             p.offset = r.u64()?;
@@ -257,6 +259,7 @@ impl Fields {
             p.height = u64::from(r.u32()?);
             p.fourcc = r.u32()?;
         }
+        read.metadata_kind = r.i32()?;
         Ok(read)
     }
 
@@ -306,8 +309,8 @@ impl Fields {
         Ok(format_info)
     }
 
-    /// The heap role, cache policy and memory kind the numbers name.
-    fn enums(&self) -> Result<(HeapRole, CachePolicy, BufferKind), HandleError> {
+    /// The heap role, cache policy, memory kind and metadata region kind the numbers name.
+    fn enums(&self) -> Result<(HeapRole, CachePolicy, BufferKind, BufferKind), HandleError> {
         let heap =
             role_from_code(self.heap).ok_or(bad("heap role", shown(self.heap), "no such role"))?;
         let cache = cache_from_code(self.cache).ok_or(bad(
@@ -320,7 +323,12 @@ impl Fields {
             shown(self.kind),
             "no such buffer kind",
         ))?;
-        Ok((heap, cache, kind))
+        let metadata_kind = kind_from_code(self.metadata_kind).ok_or(bad(
+            "metadata kind",
+            shown(self.metadata_kind),
+            "no such buffer kind",
+        ))?;
+        Ok((heap, cache, kind, metadata_kind))
     }
 
     /// Whole pages, layers inside the allocation, and a metadata region that matches the
@@ -466,7 +474,7 @@ impl BufferInfo {
             .unwrap_or(&[])
     }
 
-    /// The version-1 ints.
+    /// The version-2 ints.
     pub fn to_ints(&self) -> Vec<i32> {
         let mut ints = Vec::with_capacity(HANDLE_INTS);
         let u64s = |ints: &mut Vec<i32>, v: u64| {
@@ -513,16 +521,17 @@ impl BufferInfo {
                 p.fourcc as i32,
             ]);
         }
+        ints.push(kind_code(self.metadata_kind));
         ints
     }
 
-    /// Decodes and validates version-1 ints. Never panics and never reads out of bounds; every
+    /// Decodes and validates version-2 ints. Never panics and never reads out of bounds; every
     /// inconsistency (a plane outside the buffer, sizes that overflow) is an error.
     pub fn from_ints(ints: &[i32]) -> Result<BufferInfo, HandleError> {
         let f = Fields::read(checked_header(ints)?)?;
         f.check_dimensions()?;
         let format = f.checked_format()?;
-        let (heap, cache, kind) = f.enums()?;
+        let (heap, cache, kind, metadata_kind) = f.enums()?;
         f.check_sizes()?;
         let plane_count = f.checked_planes(format)?;
         f.check_geometry(format)?;
@@ -544,6 +553,7 @@ impl BufferInfo {
             kind,
             reserved_size: f.reserved_size,
             metadata_size: f.metadata_size,
+            metadata_kind,
             planes: f.planes,
             // At most MAX_PLANES (3), checked above.
             plane_count: plane_count as u8,
@@ -565,8 +575,9 @@ pub struct BufferHandle {
 impl BufferHandle {
     /// Validates `handle`: the ints ([`BufferInfo::from_ints`]), the fd count, that the memory fd
     /// is a buffer of the declared kind and at least the declared size, and that the metadata fd
-    /// is a sealed region of the declared size whose header names the same buffer id. On error
-    /// every fd of `handle` is closed.
+    /// is a region of the declared kind and size (a dma-buf of at least that size, or a memfd
+    /// sealed against shrinking of exactly that size) whose header names the same buffer id. On
+    /// error every fd of `handle` is closed.
     pub fn decode(handle: NativeHandle) -> Result<BufferHandle, MemError> {
         let info = BufferInfo::from_ints(&handle.ints)?;
         let mut fds = handle.fds.into_iter();
@@ -601,12 +612,20 @@ impl BufferHandle {
                 format!("holds {} bytes, the handle says {}", kind.size(), info.size),
             ));
         }
-        match fd_kind(metadata.as_fd()).map_err(|e| fd_err("metadata", e.to_string()))? {
-            FdKind::SealedFile(size) if size == info.metadata_size => {}
-            found => {
+        match (
+            fd_kind(metadata.as_fd()).map_err(|e| fd_err("metadata", e.to_string()))?,
+            info.metadata_kind.is_dma_buf(),
+        ) {
+            // A dma-buf's size is fixed at export; a heap may round it up.
+            (FdKind::DmaBuf(size), true) if size >= info.metadata_size => {}
+            (FdKind::SealedFile(size), false) if size == info.metadata_size => {}
+            (found, _) => {
                 return Err(fd_err(
                     "metadata",
-                    format!("is {found:?}, expected {} bytes", info.metadata_size),
+                    format!(
+                        "is {found:?}, the handle says a {} region of {} bytes",
+                        info.metadata_kind, info.metadata_size
+                    ),
                 ))
             }
         }

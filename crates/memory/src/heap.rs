@@ -14,8 +14,6 @@
 use crate::error::{io_errno, MemError, SysOp};
 use crate::sys;
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, Mode, SFlag};
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -87,13 +85,13 @@ impl DmaHeap {
     /// Opens the heap called `name` under `dir`.
     pub fn open(dir: &Path, name: &str) -> Result<DmaHeap, MemError> {
         let path = dir.join(name);
-        let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        let fd = sys::open(&path, libc::O_RDONLY)
             .map_err(|e| MemError::sys_on(SysOp::Open, e, path.display().to_string()))?;
         // A regular file or directory in the heap directory is not a heap; catch it here rather
         // than on the first allocation.
-        let stat =
-            fstat(&fd).map_err(|e| MemError::sys_on(SysOp::Stat, e, path.display().to_string()))?;
-        if SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) != SFlag::S_IFCHR {
+        let stat = sys::fstat(fd.as_fd())
+            .map_err(|e| MemError::sys_on(SysOp::Stat, e, path.display().to_string()))?;
+        if !stat.is(libc::S_IFCHR) {
             return Err(MemError::sys_on(
                 SysOp::Open,
                 Errno::ENODEV,
@@ -151,7 +149,7 @@ pub struct Udmabuf {
 impl Udmabuf {
     /// Opens the udmabuf device at `path`, reading the module's size limit if it publishes one.
     pub fn open(path: &Path) -> Result<Udmabuf, MemError> {
-        let device = open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        let device = sys::open(path, libc::O_RDWR)
             .map_err(|e| MemError::sys_on(SysOp::Open, e, path.display().to_string()))?;
         let size_limit = udmabuf_size_limit(std::fs::read_to_string(UDMABUF_SIZE_LIMIT).ok());
         Ok(Udmabuf { device, size_limit })

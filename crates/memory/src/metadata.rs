@@ -1,5 +1,25 @@
-//! The shared metadata region: one sealed memfd per buffer holding the standard metadata the
-//! mapper reads and writes, the cache-domain state word, then the client's `reservedSize` bytes.
+//! The shared metadata region: one per buffer, holding the standard metadata the mapper reads
+//! and writes, the cache-domain state word, then the client's `reservedSize` bytes.
+//!
+//! Backing. On a device the region is a dma-buf from the same heap as system-role buffers (the
+//! cached system dma-heap), as the reference allocators keep their metadata: every gralloc
+//! client may already receive and map the buffers' dma-bufs, so the region needs no SELinux rule
+//! of its own (docs/bringup.md, "Metadata region"). A memfd would not do there: it is labelled
+//! with the allocator's tmpfs type, which no client domain may use, and binder refuses to carry
+//! it. With the host backends the region comes from the host's system-role heap the same way: a
+//! udmabuf dma-buf, or a sealed memfd (the host stand-in). The handle says which
+//! ([`crate::handle`], int 54), and the decoder checks the fd against it.
+//!
+//! What every form guarantees, and the readers rely on:
+//! - fixed size: a dma-buf's size is set at export and nobody can change it; a memfd is sealed
+//!   against shrinking and growing (and further sealing), so no holder can pull pages out from
+//!   under another's mapping;
+//! - zero-filled: heap pages are cleared by the kernel before export, and a new memfd reads as
+//!   zeros, so only the fields below that are not zero are written;
+//! - plain cached memory that no device attaches: every process's mapping sees the same bytes,
+//!   the state word and counters work as atomics across processes, and CPU accesses need no
+//!   `DMA_BUF_IOCTL_SYNC`;
+//! - accessed only through mappings (dma-bufs have no `read`/`write`).
 //!
 //! Layout, version 1 (little-endian; offsets in bytes from the start of the region):
 //!
@@ -40,18 +60,16 @@
 //! ([`central_gralloc::cache::LockDomains`]) without the profile. The two counters are updated
 //! with atomic adds by every mapper that locks the buffer.
 //!
-//! The region is `4096 + reserved size` rounded up to whole pages. It is sealed against shrinking
-//! and growing so no holder can pull pages out from under another's mapping. Version 1 caps the
-//! dynamic HDR blobs as above; a mapper refuses larger ones with `BAD_VALUE`.
+//! The region is `4096 + reserved size` rounded up to whole pages. Version 1 caps the dynamic
+//! HDR blobs as above; a mapper refuses larger ones with `BAD_VALUE`.
 
-use crate::error::{MemError, SysOp};
-use crate::map::Mapping;
-use crate::sys;
+use crate::error::MemError;
+use crate::heap::Heap;
+use crate::map::{CpuAccess, Mapping};
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::{MAX_RESERVED_SIZE, NAME_LEN};
 use central_gralloc::layout::{align_up, PAGE_SIZE};
 use central_gralloc::text::prefix_within;
-use nix::sys::uio::{pread, pwrite};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// `CGMD`.
@@ -160,15 +178,15 @@ fn put_u64(bytes: &mut [u8], at: usize, v: u64) {
     bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-/// Creates and fills a buffer's metadata region; everything not written is zero.
-pub fn create(init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
+/// Allocates a buffer's metadata region from `heap` (the system-role heap: a dma-buf on devices)
+/// and fills its header; everything not written is zero.
+pub fn create(heap: &dyn Heap, init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     let size = region_size(init.reserved_size).ok_or(MemError::TooLarge {
         what: "reserved size",
         bytes: init.reserved_size,
         limit: MAX_RESERVED_SIZE,
     })?;
-    let fd = sys::sealed_memfd(&format!("gralloc-meta:{}", init.name), size, true, true)
-        .map_err(|e| MemError::sys_on(SysOp::Memfd, e, "metadata"))?;
+    let fd = heap.allocate(size, &format!("meta:{}", init.name))?;
     // Fixed-size buffer and constant offsets below HEADER_SIZE: the indexing cannot go out of bounds.
     let mut head = [0u8; OFFSET_SYNCS_DECIDED];
     put_u32(&mut head, OFFSET_MAGIC, MAGIC);
@@ -191,26 +209,20 @@ pub fn create(init: &MetadataInit<'_>) -> Result<OwnedFd, MemError> {
     put_u64(&mut head, OFFSET_LOCK_COHERENT, init.domains.coherent);
     let name = prefix_within(init.name, NAME_SIZE - 1);
     head[OFFSET_NAME..OFFSET_NAME + name.len()].copy_from_slice(name.as_bytes());
-    let written =
-        pwrite(fd.as_fd(), &head, 0).map_err(|e| MemError::sys_on(SysOp::Metadata, e, "write"))?;
-    if written != head.len() {
-        return Err(MemError::sys_on(
-            SysOp::Metadata,
-            nix::errno::Errno::EIO,
-            "short write",
-        ));
-    }
+    // Through a mapping of the first page: a dma-buf cannot be written with write(2).
+    Mapping::new(fd.as_fd(), PAGE_SIZE, CpuAccess::Write)?.write(0, &head)?;
     Ok(fd)
 }
 
-/// Reads and checks a region's fixed header: magic, version and header size.
+/// Reads and checks a region's fixed header: magic, version and header size. `fd` may be
+/// either form; anything smaller than a page, or not mappable, is refused.
 pub fn read_header(fd: BorrowedFd<'_>) -> Result<MetadataHeader, MemError> {
     let mut head = [0u8; OFFSET_RESERVED_SIZE + 8];
-    let n = pread(fd, &mut head, 0).map_err(|e| MemError::sys_on(SysOp::Metadata, e, "read"))?;
+    Mapping::new(fd, PAGE_SIZE, CpuAccess::Read)?.read(0, &mut head)?;
     let u32_at =
         |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
     let u64_at = |at: usize| u64::from(u32_at(at)) | u64::from(u32_at(at + 4)) << 32;
-    if n != head.len() || u32_at(OFFSET_MAGIC) != MAGIC {
+    if u32_at(OFFSET_MAGIC) != MAGIC {
         return Err(MemError::WrongFdKind("not a metadata region (bad magic)"));
     }
     if u32_at(OFFSET_VERSION) != VERSION || u32_at(OFFSET_HEADER_SIZE) != HEADER_SIZE as u32 {
@@ -278,7 +290,8 @@ pub fn read_domains(region: &Mapping) -> Result<LockDomains, MemError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::map::CpuAccess;
+    use crate::heap::MemfdHeap;
+    use crate::sys;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     const _: () = assert!(OFFSET_CACHE_STATE % 8 == 0);
@@ -311,7 +324,7 @@ mod tests {
 
     #[test]
     fn region_holds_header_then_zeroed_reserved_bytes() {
-        let fd = create(&init(100)).unwrap();
+        let fd = create(&MemfdHeap, &init(100)).unwrap();
         assert_eq!(
             sys::fd_kind(fd.as_fd()).unwrap(),
             sys::FdKind::SealedFile(8192)

@@ -3,17 +3,21 @@
 //! Every `unsafe` block of the crate that is not an mmap lives here, next to the struct layout it
 //! relies on. The ioctl numbers come from nix's `_IOW`/`_IOWR` encoders over the kernel's uapi
 //! structs (docs/architecture.md §7), so they are right on every architecture nix supports.
+//!
+//! The platform ships nix 0.28 (Android 15) and 0.29 (Android 16), whose `open`, `fstat`,
+//! `fcntl`, `lseek` and `memfd_create` differ from later releases, so those calls go straight to
+//! libc; what stays on nix (`Errno`, the ioctl macros, `mmap`, `sysinfo`) has one signature across
+//! 0.28–0.30. File sizes go through the 64-bit calls (`lseek64`, `ftruncate64`): `off_t` is 32
+//! bits on 32-bit bionic.
 
 use crate::error::{MemError, SysOp};
 use central_gralloc::cache::SyncFlags;
 use central_gralloc::text::prefix_within;
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, SealFlag};
-use nix::sys::memfd::{memfd_create, MFdFlags};
-use nix::sys::stat::{fstat, SFlag};
-use nix::unistd::{ftruncate, lseek, Whence};
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// `struct dma_heap_allocation_data` (uapi/linux/dma-heap.h).
 #[repr(C)]
@@ -74,6 +78,99 @@ mod ioctl {
     );
 }
 use ioctl::*;
+
+/// The value of a libc call that returns -1 and sets errno on failure.
+fn check(rc: libc::c_int) -> Result<libc::c_int, Errno> {
+    if rc == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Takes ownership of the new fd a successful libc call returned.
+fn owned(fd: libc::c_int) -> OwnedFd {
+    // SAFETY: only called with the non-negative result of a call (open, memfd_create) that just
+    // installed a new fd which nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Opens `path` with `flags` (close-on-exec is always added).
+pub fn open(path: &Path, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `path` is NUL-terminated and outlives the call; without O_CREAT no mode is read.
+    check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) }).map(owned)
+}
+
+/// File type and size of an open fd, as `fstat` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// The `S_IFMT` bits of `st_mode` (0 for an anonymous inode such as a dma-buf).
+    pub file_type: libc::c_uint,
+    /// `st_size`.
+    pub size: u64,
+}
+
+impl FileStat {
+    /// Whether the type bits are `S_IFxxx` (`libc::S_IFREG`, `libc::S_IFCHR`, ...).
+    pub fn is(&self, s_ifxxx: libc::mode_t) -> bool {
+        // `mode_t` is 16 bits on 32-bit bionic while `st_mode` is 32 bits everywhere: compare as
+        // the wider type.
+        self.file_type == s_ifxxx as libc::c_uint
+    }
+}
+
+/// `fstat`: what `fd` is and how large.
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat, Errno> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable for a whole `struct stat`, which the kernel fills on success.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded, so every field of `st` is initialised.
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        file_type: st.st_mode as libc::c_uint & libc::S_IFMT as libc::c_uint,
+        size: u64::try_from(st.st_size).map_err(|_| Errno::EOVERFLOW)?,
+    })
+}
+
+/// The offset of the end of `fd` (a dma-buf's size; dma-bufs report it only through llseek).
+fn seek_end(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    // SAFETY: lseek64 only reads its integer arguments.
+    let end = unsafe { libc::lseek64(fd.as_raw_fd(), 0, libc::SEEK_END) };
+    if end < 0 {
+        return Err(Errno::last());
+    }
+    u64::try_from(end).map_err(|_| Errno::EOVERFLOW)
+}
+
+/// The seals of a memfd (`F_GET_SEALS`); an error for anything that cannot be sealed.
+fn seals(fd: BorrowedFd<'_>) -> Result<libc::c_int, Errno> {
+    // SAFETY: F_GET_SEALS takes no argument and only reads the fd's state.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) })
+}
+
+/// A memfd called `name` with `flags` (`MFD_*`), empty. Through the raw syscall: the platform's
+/// libc crate (0.2.153 on Android 15) declares no `memfd_create` for Android.
+pub fn memfd(name: &CStr, flags: libc::c_uint) -> Result<OwnedFd, Errno> {
+    // SAFETY: memfd_create reads the NUL-terminated `name`, which outlives the call, and an
+    // integer; it returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_memfd_create, name.as_ptr(), flags) };
+    let fd = libc::c_int::try_from(fd).map_err(|_| Errno::EBADF)?;
+    check(fd).map(owned)
+}
+
+/// Sets the size of the file `fd` to `size` bytes.
+pub(crate) fn truncate(fd: BorrowedFd<'_>, size: u64) -> Result<(), Errno> {
+    let len = libc::off64_t::try_from(size).map_err(|_| Errno::EFBIG)?;
+    // SAFETY: ftruncate64 only reads its integer arguments.
+    check(unsafe { libc::ftruncate64(fd.as_raw_fd(), len) }).map(drop)
+}
+
+/// Adds `seals` (`F_SEAL_*`) to the memfd `fd`.
+fn add_seals(fd: BorrowedFd<'_>, seals: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: F_ADD_SEALS reads one int argument.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) }).map(drop)
+}
 
 /// How many times an ioctl interrupted by a signal, or told to try again, is reissued.
 const RETRIES: u32 = 1000;
@@ -169,20 +266,16 @@ pub fn sealed_memfd(
         .map(|b| if b == 0 { b'?' } else { b })
         .collect();
     let cname = CString::new(clean).map_err(|_| Errno::EINVAL)?;
-    let fd = memfd_create(
-        cname.as_c_str(),
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )?;
-    let len = libc::off_t::try_from(size).map_err(|_| Errno::EFBIG)?;
-    ftruncate(&fd, len)?;
-    let mut seals = SealFlag::F_SEAL_SHRINK;
+    let fd = memfd(&cname, libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)?;
+    truncate(fd.as_fd(), size)?;
+    let mut seals = libc::F_SEAL_SHRINK;
     if seal_grow {
-        seals |= SealFlag::F_SEAL_GROW;
+        seals |= libc::F_SEAL_GROW;
     }
     if seal_seals {
-        seals |= SealFlag::F_SEAL_SEAL;
+        seals |= libc::F_SEAL_SEAL;
     }
-    fcntl(&fd, FcntlArg::F_ADD_SEALS(seals))?;
+    add_seals(fd.as_fd(), seals)?;
     Ok(fd)
 }
 
@@ -229,35 +322,32 @@ impl FdKind {
 /// (which would turn a later access into SIGBUS).
 pub fn fd_kind(fd: BorrowedFd<'_>) -> Result<FdKind, MemError> {
     let stat = fstat(fd).map_err(|e| MemError::sys(SysOp::Stat, e))?;
-    let kind = SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits());
-    if kind == SFlag::S_IFREG {
-        let seals = fcntl(fd, FcntlArg::F_GET_SEALS)
-            .map_err(|_| MemError::WrongFdKind("a file that is not a memfd"))?;
-        if seals & SealFlag::F_SEAL_SHRINK.bits() == 0 {
+    if stat.is(libc::S_IFREG) {
+        let seals = seals(fd).map_err(|_| MemError::WrongFdKind("a file that is not a memfd"))?;
+        if seals & libc::F_SEAL_SHRINK == 0 {
             return Err(MemError::WrongFdKind(
                 "a memfd not sealed against shrinking",
             ));
         }
-        // fstat never reports a negative size; if it did, the file could not back a buffer.
-        return u64::try_from(stat.st_size)
-            .map(FdKind::SealedFile)
-            .map_err(|_| MemError::WrongFdKind("a file with a negative size"));
+        return Ok(FdKind::SealedFile(stat.size));
     }
-    if kind.is_empty() {
+    if stat.file_type == 0 {
         // dma-bufs live on anonymous inodes with no file type; their llseek reports the size.
-        let end = lseek(fd, 0, Whence::SeekEnd)
+        let end = seek_end(fd)
             .map_err(|_| MemError::WrongFdKind("an anonymous inode that is not a dma-buf"))?;
-        return u64::try_from(end)
-            .map(FdKind::DmaBuf)
-            .map_err(|_| MemError::WrongFdKind("a dma-buf with a negative size"));
+        return Ok(FdKind::DmaBuf(end));
     }
-    Err(MemError::WrongFdKind(match kind {
-        k if k == SFlag::S_IFIFO => "a pipe",
-        k if k == SFlag::S_IFCHR => "a character device",
-        k if k == SFlag::S_IFSOCK => "a socket",
-        k if k == SFlag::S_IFDIR => "a directory",
-        _ => "not a buffer",
-    }))
+    Err(MemError::WrongFdKind(
+        [
+            (libc::S_IFIFO, "a pipe"),
+            (libc::S_IFCHR, "a character device"),
+            (libc::S_IFSOCK, "a socket"),
+            (libc::S_IFDIR, "a directory"),
+        ]
+        .into_iter()
+        .find(|&(t, _)| stat.is(t))
+        .map_or("not a buffer", |(_, what)| what),
+    ))
 }
 
 /// Bytes of RAM, or `None` if the kernel will not say.
@@ -301,21 +391,24 @@ mod tests {
 
     #[test]
     fn ioctl_numbers_match_the_uapi() {
-        // Values from the kernel headers on x86_64/arm64 (asm-generic ioctl encoding).
+        // Values from the kernel headers on x86_64/arm64 (asm-generic ioctl encoding). nix's
+        // request type is `c_int` on Android and `c_ulong` on glibc: compare as u32, which the
+        // numbers fit, so the test also compiles where a literal above i32::MAX would not.
         assert_eq!(
-            nix::request_code_readwrite!(b'H', 0, std::mem::size_of::<DmaHeapAllocationData>()),
+            nix::request_code_readwrite!(b'H', 0, std::mem::size_of::<DmaHeapAllocationData>())
+                as u32,
             0xc018_4800
         );
         assert_eq!(
-            nix::request_code_write!(b'b', 0, std::mem::size_of::<DmaBufSync>()),
+            nix::request_code_write!(b'b', 0, std::mem::size_of::<DmaBufSync>()) as u32,
             0x4008_6200
         );
         assert_eq!(
-            nix::request_code_write!(b'b', 1, std::mem::size_of::<u64>()),
+            nix::request_code_write!(b'b', 1, std::mem::size_of::<u64>()) as u32,
             0x4008_6201
         );
         assert_eq!(
-            nix::request_code_write!(b'u', 0x42, std::mem::size_of::<UdmabufCreate>()),
+            nix::request_code_write!(b'u', 0x42, std::mem::size_of::<UdmabufCreate>()) as u32,
             0x4018_7542
         );
     }
@@ -342,7 +435,8 @@ mod tests {
             fd_kind(std::os::fd::AsFd::as_fd(&fd)).unwrap(),
             FdKind::SealedFile(8192)
         );
-        assert_eq!(ftruncate(&fd, 4096), Err(Errno::EPERM));
+        assert_eq!(truncate(fd.as_fd(), 4096), Err(Errno::EPERM));
+        assert!(fstat(fd.as_fd()).unwrap().is(libc::S_IFREG));
     }
 
     #[test]

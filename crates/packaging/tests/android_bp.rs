@@ -2,16 +2,18 @@
 
 mod common;
 
-use android_bp::{BluePrint, Module, Value};
-use common::{read, repo_root, ALLOCATOR_FRAGMENT, BINARY, INSTALL_PATH, PENDING, RC_PATH};
-use std::collections::{BTreeSet, HashMap};
+use android_bp::{BluePrint, Module};
+use common::{
+    blueprint, by_name, name, read, repo_root, resolved, strings, ALLOCATOR_FRAGMENT, BINARY,
+    INSTALL_PATH, MAPPER_FRAGMENT, MAPPER_SUFFIX, PENDING, RC_PATH,
+};
+use std::collections::BTreeSet;
 
 /// Crates the platform provides to vendor Rust modules (external/rust/crates, system/, AIDL
 /// backends). Anything else in `rustlibs` must be a library this file defines.
 const PLATFORM_RUSTLIBS: &[&str] = &[
     "android.hardware.common-V2-rust",
     "android.hardware.graphics.allocator-V2-rust",
-    "android.hardware.graphics.common-V5-rust",
     "libandroid_logger",
     "libanyhow",
     "libbinder_rs",
@@ -19,12 +21,20 @@ const PLATFORM_RUSTLIBS: &[&str] = &[
     "liblibc",
     "liblog_rust",
     "libnix",
+    "libproptest",
     "librustutils",
     "libserde_json",
 ];
 
 /// Properties whose values are source paths relative to the `Android.bp` directory.
-const PATH_PROPERTIES: &[&str] = &["srcs", "init_rc", "vintf_fragments", "src", "data"];
+const PATH_PROPERTIES: &[&str] = &[
+    "srcs",
+    "init_rc",
+    "vintf_fragments",
+    "src",
+    "data",
+    "version_script",
+];
 
 /// Cargo-only parts of the workspace: nothing under them may be built by Soong.
 const CARGO_ONLY: &[&str] = &[
@@ -61,49 +71,6 @@ const DEPENDENCY_PROPERTIES: &[&str] = &[
     "shared_libs",
     "required",
 ];
-
-fn blueprint() -> BluePrint {
-    BluePrint::parse(&read("Android.bp")).unwrap_or_else(|err| panic!("Android.bp: {err}"))
-}
-
-fn name(module: &Module) -> &str {
-    module
-        .get_string("name")
-        .map_or("<unnamed>", String::as_str)
-}
-
-fn strings(module: &Module, key: &str) -> Vec<String> {
-    match module.get(key) {
-        None => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(s) => s.clone(),
-                other => panic!("{}: {key} holds a non-string {other:?}", name(module)),
-            })
-            .collect(),
-        Some(other) => panic!("{}: {key} is not a string or list: {other:?}", name(module)),
-    }
-}
-
-fn by_name(bp: &BluePrint) -> HashMap<&str, &Module> {
-    bp.modules.iter().map(|m| (name(m), m)).collect()
-}
-
-/// `key` of `module`, following `defaults` (Soong appends lists from defaults to the module's).
-fn resolved(bp: &BluePrint, module: &Module, key: &str) -> Vec<String> {
-    let modules = by_name(bp);
-    let mut values = Vec::new();
-    for default in strings(module, "defaults") {
-        let parent = modules
-            .get(default.as_str())
-            .unwrap_or_else(|| panic!("{}: unknown defaults {default}", name(module)));
-        values.extend(resolved(bp, parent, key));
-    }
-    values.extend(strings(module, key));
-    values
-}
 
 #[test]
 fn parses_and_names_are_unique() {
@@ -319,6 +286,84 @@ fn service_binary_installs_where_init_starts_it() {
             "{BINARY}: rustlibs lacks {needed}"
         );
     }
+}
+
+/// The names `#[no_mangle]` gives in a Rust source: what a cdylib or static library exports.
+fn exported_symbols(source: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut lines = source.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line != "#[no_mangle]" {
+            continue;
+        }
+        let Some(item) = lines.next() else { break };
+        let name = item
+            .split(['(', ':', ' '])
+            .skip_while(|w| !matches!(*w, "fn" | "static"))
+            .nth(1);
+        if let Some(name) = name {
+            names.insert(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn mapper_library_is_named_for_the_suffix_and_exports_only_its_abi() {
+    let bp = blueprint();
+    let modules = by_name(&bp);
+    let wrapper_name = format!("mapper.{MAPPER_SUFFIX}");
+    let wrapper = modules.get(wrapper_name.as_str()).unwrap_or_else(|| {
+        panic!("no module {wrapper_name}: the platform loads {wrapper_name}.so")
+    });
+    assert_eq!(wrapper.typ, "cc_library_shared");
+    assert_eq!(wrapper.get_bool("vendor"), Some(true));
+    assert_eq!(
+        wrapper
+            .get_string("relative_install_path")
+            .map(String::as_str),
+        Some("hw"),
+        "the platform loads /vendor/lib[64]/hw/{wrapper_name}.so"
+    );
+    assert_eq!(strings(wrapper, "vintf_fragments"), [MAPPER_FRAGMENT]);
+    let statics = strings(wrapper, "whole_static_libs");
+    let [rust] = statics.as_slice() else {
+        panic!("{wrapper_name}: one whole_static_libs entry expected, got {statics:?}");
+    };
+    let rust = modules
+        .get(rust.as_str())
+        .unwrap_or_else(|| panic!("{wrapper_name} links {rust}, which Android.bp lacks"));
+    assert_eq!(rust.typ, "rust_ffi_static");
+    assert_eq!(resolved(&bp, rust, "srcs"), ["crates/mapper/src/lib.rs"]);
+    assert_eq!(rust.get_bool("vendor"), Some(true));
+
+    // The allocator names the same suffix the library and the VINTF instance carry.
+    assert!(read("crates/service/src/adapter.rs").contains(&format!(
+        "pub const MAPPER_SUFFIX: &str = \"{MAPPER_SUFFIX}\";"
+    )));
+    assert!(read(MAPPER_FRAGMENT).contains(&format!("<instance>{MAPPER_SUFFIX}</instance>")));
+
+    // The version script keeps global exactly what the Rust code exports.
+    let script_path = wrapper
+        .get_string("version_script")
+        .expect("a version_script keeps the Rust static library's symbols local");
+    let script = read(script_path);
+    let global: BTreeSet<String> = script
+        .split("global:")
+        .nth(1)
+        .and_then(|rest| rest.split("local:").next())
+        .unwrap_or_default()
+        .split(';')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && !s.starts_with('#'))
+        .collect();
+    let exported = exported_symbols(&read("crates/mapper/src/ffi.rs"));
+    assert_eq!(
+        global, exported,
+        "{script_path} against crates/mapper/src/ffi.rs"
+    );
+    assert!(exported.contains("AIMapper_loadIMapper"));
+    assert!(exported.contains("ANDROID_HAL_MAPPER_VERSION"));
 }
 
 #[test]

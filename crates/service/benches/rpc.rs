@@ -26,7 +26,7 @@ use central_gralloc::descriptor::Descriptor;
 use central_gralloc_conformance as conformance;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Limits};
 use central_gralloc_service::adapter::descriptor_info;
-use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat};
+use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator};
 use central_gralloc_service::child::ServiceChild;
 use criterion::{black_box, Criterion};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ fn buffer() -> BufferDescriptorInfo {
     conformance::descriptor(
         1920,
         1080,
-        PixelFormat::RGBA_8888,
+        central_gralloc::format::PixelFormat::RGBA_8888,
         BufferUsage::GPU_TEXTURE.0 | BufferUsage::COMPOSER_OVERLAY.0,
     )
 }

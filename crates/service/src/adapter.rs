@@ -11,9 +11,6 @@ use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allo
     AllocationResult::AllocationResult, BufferDescriptorInfo::BufferDescriptorInfo,
     IAllocator::IAllocator,
 };
-use android_hardware_graphics_common::aidl::android::hardware::graphics::common::{
-    BufferUsage::BufferUsage, ExtendableType::ExtendableType, PixelFormat::PixelFormat,
-};
 use binder::{ParcelFileDescriptor, ThreadState};
 use central_gralloc::descriptor::DescriptorInfo;
 use std::sync::Arc;
@@ -67,27 +64,25 @@ pub fn descriptor_info(descriptor: &BufferDescriptorInfo) -> DescriptorInfo {
 /// The AIDL descriptor for wire fields (clients: the CLI, the demo, tests). The name is cut to
 /// 127 bytes so `name[127]` stays 0.
 pub fn buffer_descriptor(info: &DescriptorInfo) -> BufferDescriptorInfo {
-    let mut name = [0u8; 128];
-    for (dst, src) in name.iter_mut().zip(info.name.iter().take(127)) {
+    // Filled in from the default so the graphics.common field types go unnamed (crate::aidl).
+    let mut d = BufferDescriptorInfo::default();
+    for (dst, src) in d.name.iter_mut().zip(info.name.iter().take(127)) {
         *dst = *src;
     }
-    BufferDescriptorInfo {
-        name,
-        width: info.width,
-        height: info.height,
-        layerCount: info.layer_count,
-        format: PixelFormat(info.format),
-        usage: BufferUsage(info.usage),
-        reservedSize: info.reserved_size,
-        additionalOptions: info
-            .additional_options
-            .iter()
-            .map(|(name, value)| ExtendableType {
-                name: name.clone(),
-                value: *value,
-            })
-            .collect(),
+    d.width = info.width;
+    d.height = info.height;
+    d.layerCount = info.layer_count;
+    d.format.0 = info.format;
+    d.usage.0 = info.usage;
+    d.reservedSize = info.reserved_size;
+    for (name, value) in &info.additional_options {
+        d.additionalOptions.push(Default::default());
+        if let Some(option) = d.additionalOptions.last_mut() {
+            option.name = name.clone();
+            option.value = *value;
+        }
     }
+    d
 }
 
 /// The wire form of an allocation: each buffer's fds and ints become a `NativeHandle`.

@@ -56,6 +56,9 @@ fn run() -> Result<()> {
     let quota = Quota::for_request_limit(memory.limits().max_batch_bytes);
     let gralloc = Arc::new(Gralloc::new(memory, quota));
 
+    // Before the pool starts: this thread becomes SCHED_FIFO with SCHED_RESET_ON_FORK, so the
+    // pool threads start at ordinary priority and only this one, which joins the pool below,
+    // serves calls in real time (crate::realtime says why).
     if let Err(e) = central_gralloc_service::realtime::set_fifo_priority() {
         // Not fatal: the allocator still works, only with ordinary scheduling latency.
         warn!(

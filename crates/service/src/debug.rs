@@ -12,10 +12,8 @@ use crate::gralloc::Gralloc;
 use std::sync::Arc;
 
 /// The generated stubs (`aidl/central/gralloc/IAllocatorDebug.aidl`).
-#[allow(
-    missing_docs,
-    reason = "generated from AIDL, which carries no Rust docs"
-)]
+// Generated from AIDL, which carries no Rust docs.
+#[allow(missing_docs)]
 pub mod generated {
     include!(concat!(env!("OUT_DIR"), "/central_gralloc_debug.rs"));
 }

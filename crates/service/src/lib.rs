@@ -38,6 +38,13 @@ pub mod rpc;
 pub mod status;
 
 /// The AIDL types the service speaks, under one path for the binaries and tests.
+///
+/// Code that Soong builds never names a graphics.common type: it reads and fills the fields of
+/// `BufferDescriptorInfo` (`format.0`, `usage.0`, `additionalOptions`) whose types the allocator
+/// crate brings along. So Android.bp needs no graphics.common module, and the same Android.bp
+/// builds on Android 15 (allocator V2 imports graphics.common V5) and 16 (V6): naming one
+/// version next to an allocator built against the other is Soong's "depends on multiple
+/// versions of the same aidl_interface" error. The host build re-exports them for its tools.
 pub mod aidl {
     pub use android_hardware_common::aidl::android::hardware::common::NativeHandle::NativeHandle;
     pub use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allocator::{
@@ -46,6 +53,7 @@ pub mod aidl {
         BufferDescriptorInfo::BufferDescriptorInfo,
         IAllocator::{BnAllocator, IAllocator},
     };
+    #[cfg(host_binder)]
     pub use android_hardware_graphics_common::aidl::android::hardware::graphics::common::{
         BufferUsage::BufferUsage, ExtendableType::ExtendableType, PixelFormat::PixelFormat,
     };

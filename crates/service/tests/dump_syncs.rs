@@ -4,10 +4,11 @@
 mod common;
 
 use central_gralloc::cache::CpuAccess;
+use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::descriptor;
 use central_gralloc_mapper::buffer::{ImportedBuffer, SyncMode};
 use central_gralloc_memory::{BufferHandle, NativeHandle};
-use central_gralloc_service::aidl::{BufferUsage, PixelFormat};
+use central_gralloc_service::aidl::BufferUsage;
 use std::os::fd::AsFd;
 
 #[test]

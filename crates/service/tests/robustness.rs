@@ -7,8 +7,9 @@
 mod common;
 
 use central_gralloc::error::ErrorCode;
+use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::{allocation_error, descriptor, run_named};
-use central_gralloc_service::aidl::{BufferUsage, PixelFormat};
+use central_gralloc_service::aidl::BufferUsage;
 use central_gralloc_service::child::ServiceChild;
 use common::{assert_fds_back, fd_count, idle_fds, wait_for};
 use std::time::Duration;

@@ -26,6 +26,10 @@ pub const TESTS: &[TestCase] = &[
         run: dma_heap_buffers_named_in_bufinfo,
     },
     TestCase {
+        name: "memory.metadata_region_is_a_system_heap_dma_buf",
+        run: metadata_region_is_a_system_heap_dma_buf,
+    },
+    TestCase {
         name: "memory.handle_round_trip_child_reads",
         run: handle_round_trip_child_reads,
     },
@@ -172,6 +176,72 @@ fn dma_heap_buffers_named_in_bufinfo() -> TestResult {
     Ok(())
 }
 
+/// The device form of the metadata region: a dma-buf from the system heap (so every client may
+/// receive and map it, as it may the buffer), of the size the handle says, holding the header,
+/// shared between mappings, and accepted by the mapper's decoder.
+fn metadata_region_is_a_system_heap_dma_buf() -> TestResult {
+    let a = allocator("cuttlefish", Backend::DmaHeap)?;
+    let mut d = rgba_1080p("metadata-form")?;
+    d.reserved_size = 5000;
+    let buffer = a
+        .allocate(&d, 1)
+        .context("allocate")?
+        .buffers
+        .pop()
+        .ok_or("no buffer")?;
+    let held = *buffer.info();
+    ensure(held.metadata_kind == BufferKind::DmaHeap, || {
+        format!("metadata kind {}", held.metadata_kind)
+    })?;
+    ensure(held.metadata_size == 3 * 4096, || {
+        format!("metadata size {}", held.metadata_size)
+    })?;
+    let kind = memsys::fd_kind(buffer.metadata_fd()).context("fd_kind")?;
+    ensure(kind == memsys::FdKind::DmaBuf(held.metadata_size), || {
+        format!("metadata fd is {kind:?}")
+    })?;
+    let (exporter, name, size) = bufinfo_of(buffer.metadata_fd())?;
+    ensure(
+        exporter == "system" && name == "meta:metadata-form" && size == held.metadata_size,
+        || format!("bufinfo {exporter} {name:?} {size}"),
+    )?;
+    let header =
+        central_gralloc_memory::metadata::read_header(buffer.metadata_fd()).context("header")?;
+    ensure(header.id == held.id && header.reserved_size == 5000, || {
+        format!("header {header:?}")
+    })?;
+    // Two mappings of the region are the same memory (the mapper's and another process's), and
+    // the reserved bytes start zeroed.
+    let one = buffer.map_metadata().context("map")?;
+    let two = buffer.map_metadata().context("map again")?;
+    let mut reserved = [0xffu8; 5000];
+    two.read(central_gralloc_memory::metadata::HEADER_SIZE, &mut reserved)
+        .context("read reserved")?;
+    ensure(reserved.iter().all(|&b| b == 0), || {
+        "reserved bytes not zeroed".into()
+    })?;
+    let word = one
+        .atomic_u64(central_gralloc_memory::metadata::OFFSET_CACHE_STATE)
+        .context("state word")?;
+    word.store(0x5eed, Ordering::Release);
+    let mut raw = [0u8; 8];
+    two.read(
+        central_gralloc_memory::metadata::OFFSET_CACHE_STATE,
+        &mut raw,
+    )
+    .context("read state word")?;
+    ensure(u64::from_le_bytes(raw) == 0x5eed, || {
+        "the second mapping does not see the state word".into()
+    })?;
+    let decoded = BufferHandle::decode(buffer.encode().context("encode")?).context("decode")?;
+    ensure(decoded.info == held, || "decoded info differs".into())?;
+    info(format_args!(
+        "metadata: {} bytes from the system heap, named {name:?}",
+        held.metadata_size
+    ));
+    Ok(())
+}
+
 fn handle_round_trip_child_reads() -> TestResult {
     let a = allocator("cuttlefish", Backend::DmaHeap)?;
     let d = rgba_1080p("round-trip")?;
@@ -256,6 +326,9 @@ fn udmabuf_backend() -> TestResult {
         map.read(0, &mut back).context("read")?;
         b.end_cpu_access(CpuAccess::ReadWrite).context("end")?;
         ensure(&back == b"udmabuf", || "read back differs".into())?;
+        ensure(b.info().metadata_kind == BufferKind::Udmabuf, || {
+            format!("metadata kind {}", b.info().metadata_kind)
+        })?;
         BufferHandle::decode(b.encode().context("encode")?).context("decode")?;
     }
     // The stand-in serves the system role only.

@@ -21,7 +21,9 @@ failed=0
 note_failure() { failed=1; }
 
 # The .rc's user, groups and capabilities (SYS_NICE, bit 23), as /proc shows them for the
-# running service, and the SCHED_FIFO priority 2 the service sets with that capability.
+# running service, and the SCHED_FIFO priority 2 the service sets with that capability on its
+# main thread only: SCHED_RESET_ON_FORK leaves every other thread (the binder pool) at
+# SCHED_OTHER, as minigbm's allocator does.
 credentials() {
   pid=$(cat "$ALLOCATOR_PIDFILE" 2> /dev/null)
   status=/proc/$pid/status
@@ -44,6 +46,21 @@ credentials() {
     echo "PASS bringup.service_sched_fifo_2"
   else
     echo "FAIL bringup.service_sched_fifo_2: $sched (want policy 1 = SCHED_FIFO, rt_priority 2)"
+    return 1
+  fi
+  threads=0
+  realtime=""
+  for stat in /proc/"$pid"/task/*/stat; do
+    tid=${stat%/stat}; tid=${tid##*/}
+    [ "$tid" = "$pid" ] && continue
+    threads=$((threads + 1))
+    policy=$(sed 's/.*) //' "$stat" | awk '{print $39}')
+    [ "$policy" = 0 ] || realtime="$realtime $tid:$policy"
+  done
+  if [ "$threads" -gt 0 ] && [ -z "$realtime" ]; then
+    echo "PASS bringup.service_pool_threads_not_realtime: $threads other threads at SCHED_OTHER"
+  else
+    echo "FAIL bringup.service_pool_threads_not_realtime: $threads other threads, real-time:${realtime:- none}"
     return 1
   fi
 }

@@ -102,9 +102,10 @@ fn forged_fields_are_refused() {
         BufferInfo::from_ints(&ints)
     };
     assert!(matches!(forge(0, 0x1234), Err(HandleError::Magic(0x1234))));
+    // A version-1 handle (no metadata kind) is another encoding.
     assert!(matches!(
-        forge(1, 2),
-        Err(HandleError::Version { found: 2, .. })
+        forge(1, 1),
+        Err(HandleError::Version { found: 1, .. })
     ));
     assert!(forge(2, 99).is_err());
     assert!(forge(3, 3).is_err()); // fd count
@@ -123,6 +124,8 @@ fn forged_fields_are_refused() {
     assert!(forge(20, 2).is_err()); // cache policy
     assert!(forge(21, -1).is_err()); // kind
     assert!(forge(24, 8192).is_err()); // metadata size vs reserved
+    assert!(forge(54, 3).is_err()); // metadata kind
+    assert!(forge(54, -1).is_err());
     assert!(forge(26, 1).is_err()); // NV21 has two planes
     assert!(forge(26, 4).is_err());
     // A plane pushed outside its layer.
@@ -165,14 +168,34 @@ fn wrong_fds_are_refused_and_closed() {
     let null: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
     assert!(decode(vec![dup(b.fd()), null]).is_err());
     drop(w);
+    // A metadata region of another kind than the handle says: these are memfds, the forged
+    // ints say dma-buf (the device form), and the reverse for a dma-buf is the VM tier's case.
+    for kind in [BufferKind::DmaHeap, BufferKind::Udmabuf] {
+        let mut forged = ints.clone();
+        forged[54] = kind_code(kind);
+        let e = BufferHandle::decode(NativeHandle {
+            fds: vec![dup(b.fd()), dup(b.metadata_fd())],
+            ints: forged,
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                MemError::Handle(HandleError::Fd {
+                    which: "metadata",
+                    ..
+                })
+            ),
+            "{e}"
+        );
+    }
     // Another buffer's metadata region: the ids differ.
     let e = decode(vec![dup(b.fd()), dup(other.metadata_fd())]).unwrap_err();
     assert!(e.to_string().contains("belongs to buffer"), "{e}");
     // A memfd that is not sealed.
     let loose: OwnedFd = {
-        let fd = nix::sys::memfd::memfd_create(c"loose", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-            .unwrap();
-        nix::unistd::ftruncate(&fd, b.info().size as i64).unwrap();
+        let fd = crate::sys::memfd(c"loose", libc::MFD_CLOEXEC).unwrap();
+        crate::sys::truncate(fd.as_fd(), b.info().size).unwrap();
         fd
     };
     assert!(decode(vec![loose, dup(b.metadata_fd())]).is_err());
@@ -212,6 +235,7 @@ proptest! {
             kind: BufferKind::Memfd,
             reserved_size: 0,
             metadata_size: 4096,
+            metadata_kind: BufferKind::DmaHeap,
             planes: [
                 PlaneLayout { offset: 0, stride: 64, size: 3072, width: 64, height: 48, fourcc: 0 },
                 PlaneLayout { offset: 3072, stride: 64, size: 1536, width: 32, height: 24, fourcc: 0 },

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use android_bp::{BluePrint, Module, Value};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Soong module name of the service binary, and the stem of its .rc and VINTF files.
@@ -90,4 +92,51 @@ pub fn selinux_type(context: &str, at: &str) -> String {
         ["u", "object_r", ty, "s0"] if !ty.is_empty() => (*ty).to_owned(),
         _ => panic!("{at}: malformed context {context:?}, expected u:object_r:TYPE:s0"),
     }
+}
+
+/// `Android.bp`, parsed.
+pub fn blueprint() -> BluePrint {
+    BluePrint::parse(&read("Android.bp")).unwrap_or_else(|err| panic!("Android.bp: {err}"))
+}
+
+/// A module's name.
+pub fn name(module: &Module) -> &str {
+    module
+        .get_string("name")
+        .map_or("<unnamed>", String::as_str)
+}
+
+/// `key` of `module` as a list of strings (a single string is a list of one).
+pub fn strings(module: &Module, key: &str) -> Vec<String> {
+    match module.get(key) {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => s.clone(),
+                other => panic!("{}: {key} holds a non-string {other:?}", name(module)),
+            })
+            .collect(),
+        Some(other) => panic!("{}: {key} is not a string or list: {other:?}", name(module)),
+    }
+}
+
+/// The modules by name.
+pub fn by_name(bp: &BluePrint) -> HashMap<&str, &Module> {
+    bp.modules.iter().map(|m| (name(m), m)).collect()
+}
+
+/// `key` of `module`, following `defaults` (Soong appends lists from defaults to the module's).
+pub fn resolved(bp: &BluePrint, module: &Module, key: &str) -> Vec<String> {
+    let modules = by_name(bp);
+    let mut values = Vec::new();
+    for default in strings(module, "defaults") {
+        let parent = modules
+            .get(default.as_str())
+            .unwrap_or_else(|| panic!("{}: unknown defaults {default}", name(module)));
+        values.extend(resolved(bp, parent, key));
+    }
+    values.extend(strings(module, key));
+    values
 }

@@ -21,8 +21,9 @@ const USAGE: &str =
                   service manager on /dev/binder; profile from $CENTRAL_GRALLOC_PROFILE (the
                   host's stand-in for ro.vendor.gralloc.central.profile) if set and not empty,
                   else the file /vendor/etc/gralloc/central/profile.conf; backend dmaheap;
-                  SCHED_FIFO priority 2 (needs CAP_SYS_NICE; a warning without it); 4 binder
-                  threads. --profile and --backend override these defaults
+                  main thread at SCHED_FIFO priority 2 with SCHED_RESET_ON_FORK, so the other
+                  binder threads run at normal priority (needs CAP_SYS_NICE; a warning without
+                  it); 4 binder threads. --profile and --backend override these defaults
   --socket PATH   serve IAllocator as the root object of an RPC binder server on PATH
                   (SIGTERM/SIGINT stop it and remove PATH)
   --binder DEVICE register android.hardware.graphics.allocator.IAllocator/default with the

@@ -2,7 +2,8 @@
 //! temporary socket), and the service's open fds, which must return to a baseline after each
 //! client is gone.
 
-#![allow(dead_code)] // each test file uses a different part
+// Each test file uses a different part.
+#![allow(dead_code)]
 
 use central_gralloc_service::child::ServiceChild;
 use std::time::{Duration, Instant};

@@ -23,6 +23,15 @@ pub(super) fn decode_rejects_wrong_fds() -> TestResult {
             ints: as_memfd,
         },
     ));
+    let mut meta_as_memfd = ints.clone();
+    meta_as_memfd[54] = 2; // metadata kind: memfd, but the region is a dma-buf
+    cases.push((
+        "metadata kind mismatch",
+        NativeHandle {
+            fds: vec![dup(buffer.fd())?, dup(buffer.metadata_fd())?],
+            ints: meta_as_memfd,
+        },
+    ));
     cases.push((
         "truncated",
         NativeHandle {
@@ -159,7 +168,7 @@ fn set_fd_limit(soft: u64) -> Result<u64, String> {
 }
 
 /// A real kernel failure part way through a batch of real dma-bufs: the fd table fills up, so
-/// DMA_HEAP_IOCTL_ALLOC (or the metadata memfd) fails with EMFILE at buffer 2 or 3. (Real ENOMEM
+/// DMA_HEAP_IOCTL_ALLOC (for a buffer or its metadata region) fails with EMFILE at buffer 2 or 3. (Real ENOMEM
 /// from the system heap cannot be provoked safely: on this kernel the allocating process is
 /// OOM-killed instead, which is what `Limits` exists to prevent; kernel_facts shows it.)
 pub(super) fn emfile_mid_batch_closes_dma_bufs() -> TestResult {
