@@ -78,6 +78,10 @@ pub struct Pooled {
     pub fd: OwnedFd,
     /// Its header page mapped read-write (metadata classes only), never written yet.
     pub header: Option<Mapping>,
+    /// The dma-buf name it was made with: the name of the class's latest request, which is
+    /// usually the next one's too (a client asks again for what it asked for), so the handout
+    /// renames it only when it differs.
+    pub name: String,
 }
 
 /// What one class did since the service started.
@@ -101,6 +105,8 @@ struct Class {
     /// Refills being allocated now (counted in the pool's held bytes already).
     in_flight: usize,
     target: usize,
+    /// The latest request's name, given to refills.
+    name: String,
     last_demand: Option<Instant>,
     stats: ClassStats,
 }
@@ -164,8 +170,9 @@ impl Pool {
     }
 
     /// A request for `count` buffers of `key`: records the demand and hands out as many ready
-    /// buffers as the class has (possibly none). The caller allocates the rest.
-    pub fn take(&self, key: PoolKey, count: usize, now: Instant) -> Vec<Pooled> {
+    /// buffers as the class has (possibly none). The caller allocates the rest, then calls
+    /// [`Pool::kick`].
+    pub fn take(&self, key: PoolKey, name: &str, count: usize, now: Instant) -> Vec<Pooled> {
         if self.config.cap_bytes == 0 {
             return Vec::new();
         }
@@ -204,6 +211,9 @@ impl Pool {
         let by_cap = usize::try_from(self.config.cap_bytes / key.size.max(1)).unwrap_or(usize::MAX);
         let class = state.classes.entry(key).or_default();
         class.last_demand = Some(now);
+        if class.name != name {
+            name.clone_into(&mut class.name);
+        }
         if asks >= self.config.repeats {
             class.target = largest.min(self.config.max_per_class).min(by_cap);
         }
@@ -212,9 +222,16 @@ impl Pool {
         class.stats.hits += n as u64;
         class.stats.misses += (count - n) as u64;
         state.held -= key.size * n as u64;
-        drop(guard);
-        self.wake.notify_all();
         taken
+    }
+
+    /// Tells the refill thread that takes may have left work. Called once a request is done,
+    /// not at the take: on a busy or single CPU the woken refill would otherwise compete with
+    /// the request it is refilling for.
+    pub fn kick(&self) {
+        if self.config.cap_bytes > 0 {
+            self.wake.notify_all();
+        }
     }
 
     /// Refills every class below its target from `heap_of(key.heap)`, within the byte cap, then
@@ -225,18 +242,18 @@ impl Pool {
         heap_of: impl Fn(usize) -> Option<&'h dyn Heap>,
     ) -> Vec<RefillFailure> {
         let mut failures = Vec::new();
-        while let Some(key) = self.next_refill() {
+        while let Some((key, name)) = self.next_refill() {
             let Some(heap) = heap_of(key.heap) else {
                 self.refill_failed(key);
                 continue;
             };
-            let made = heap.allocate(key.size, "gralloc-pool").and_then(|fd| {
+            let made = heap.allocate(key.size, &name).and_then(|fd| {
                 let header = if key.header {
                     Some(metadata::map_header(std::os::fd::AsFd::as_fd(&fd))?)
                 } else {
                     None
                 };
-                Ok(Pooled { fd, header })
+                Ok(Pooled { fd, header, name })
             });
             match made {
                 Ok(pooled) => self.put(key, pooled),
@@ -251,7 +268,7 @@ impl Pool {
 
     /// The next class to grow by one buffer, counting it as held and in flight already so
     /// concurrent refills cannot overshoot the cap or the target.
-    fn next_refill(&self) -> Option<PoolKey> {
+    fn next_refill(&self) -> Option<(PoolKey, String)> {
         let mut guard = self.state();
         let state = &mut *guard;
         let room = self.config.cap_bytes.saturating_sub(state.held);
@@ -261,8 +278,9 @@ impl Pool {
             .find(|(k, c)| c.ready.len() + c.in_flight < c.target && k.size <= room)?;
         let key = *key;
         class.in_flight += 1;
+        let name = class.name.clone();
         state.held += key.size;
-        Some(key)
+        Some((key, name))
     }
 
     fn put(&self, key: PoolKey, pooled: Pooled) {
@@ -328,11 +346,6 @@ impl Pool {
         let _ = self.wake.wait_timeout(state, timeout);
     }
 
-    /// Wakes a thread in [`Pool::wait`] (to stop it, for instance).
-    pub fn wake(&self) {
-        self.wake.notify_all();
-    }
-
     /// Bytes held ready.
     pub fn held_bytes(&self) -> u64 {
         self.state().held
@@ -392,19 +405,22 @@ mod tests {
     #[test]
     fn a_size_asked_for_twice_is_pooled_as_deep_as_the_largest_burst() {
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
-        assert!(pool.take(KEY, 3, t).is_empty());
+        assert!(pool.take(KEY, "t", 3, t).is_empty());
         assert!(refill(&pool, &heap).is_empty());
         assert_eq!(pool.held_bytes(), 0, "one request is not a pattern");
         // A second request a second later: two bursts, the larger of three.
         let later = t + Duration::from_secs(1);
-        assert!(pool.take(KEY, 2, later).is_empty());
+        assert!(pool.take(KEY, "t", 2, later).is_empty());
         assert!(refill(&pool, &heap).is_empty());
         assert_eq!(
             pool.held_bytes(),
             3 * 8192,
             "the largest burst in the window"
         );
-        assert_eq!(pool.take(KEY, 3, later + Duration::from_secs(1)).len(), 3);
+        assert_eq!(
+            pool.take(KEY, "t", 3, later + Duration::from_secs(1)).len(),
+            3
+        );
         assert_eq!(pool.held_bytes(), 0);
         let [(_, ready, target, stats)] = pool.classes()[..] else {
             panic!("one class");
@@ -419,7 +435,7 @@ mod tests {
         // A swapchain: three requests of one, twice, a second apart.
         for second in 0..2 {
             for ms in [0, 5, 10] {
-                pool.take(KEY, 1, t + Duration::from_millis(1000 * second + ms));
+                pool.take(KEY, "t", 1, t + Duration::from_millis(1000 * second + ms));
             }
         }
         refill(&pool, &heap);
@@ -438,8 +454,8 @@ mod tests {
             header: false,
         };
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
-        pool.take(big, 4, t);
-        pool.take(big, 4, t);
+        pool.take(big, "t", 4, t);
+        pool.take(big, "t", 4, t);
         refill(&pool, &heap);
         assert_eq!(
             pool.held_bytes(),
@@ -457,15 +473,15 @@ mod tests {
     #[test]
     fn pressure_empties_everything_and_a_disabled_pool_holds_nothing() {
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());
-        pool.take(KEY, 2, t);
-        pool.take(KEY, 2, t + Duration::from_secs(1));
+        pool.take(KEY, "t", 2, t);
+        pool.take(KEY, "t", 2, t + Duration::from_secs(1));
         refill(&pool, &heap);
         assert_eq!(pool.held_bytes(), 2 * 8192);
         assert_eq!(pool.trim(t, true), vec![(KEY, 2, TrimReason::Pressure)]);
         assert_eq!(pool.held_bytes(), 0);
         let off = Pool::new(PoolConfig::DISABLED);
-        off.take(KEY, 2, t);
-        off.take(KEY, 2, t);
+        off.take(KEY, "t", 2, t);
+        off.take(KEY, "t", 2, t);
         refill(&off, &heap);
         assert_eq!(off.held_bytes(), 0);
     }
@@ -473,8 +489,8 @@ mod tests {
     #[test]
     fn a_failing_heap_shrinks_the_class_instead_of_failing_requests() {
         let (pool, t) = (Pool::new(config()), Instant::now());
-        pool.take(KEY, 2, t);
-        pool.take(KEY, 2, t);
+        pool.take(KEY, "t", 2, t);
+        pool.take(KEY, "t", 2, t);
         // Heap index 0 is gone: every refill fails, once per class, and nothing is held.
         let failures = pool.refill(|_| None);
         assert_eq!(
@@ -488,7 +504,7 @@ mod tests {
         };
         assert_eq!((ready, target, stats.failures), (0, 0, 1));
         assert!(
-            pool.take(KEY, 2, t).is_empty(),
+            pool.take(KEY, "t", 2, t).is_empty(),
             "requests fall through to the heap"
         );
     }
