@@ -46,8 +46,8 @@ fn mapper_dir() -> &'static std::path::Path {
 #[cfg(host_binder)]
 fn run(name: &str) {
     central_gralloc_conformance::mapper::set_mapper_dir(mapper_dir());
-    let service = common::ServiceProcess::start("conformance", &[]);
-    let connection = service.connect();
+    let service = common::start("conformance", &[]);
+    let connection = service.connect().expect("connect to the service");
     let result = central_gralloc_conformance::run_named(&connection.allocator, name);
     drop(connection);
     if let Err(reason) = result {
