@@ -4,6 +4,11 @@ use crate::format::FormatSet;
 use crate::usage::Usage;
 use std::fmt;
 
+/// Most devices one profile may list. Every per-device bitmask (the solver's `DeviceSet`, the
+/// tracker's `CacheDomains`, the lock path's `LockDomains`) is indexed by a device's position in
+/// its profile, below this; a profile with more is refused when it is parsed or built.
+pub const MAX_DEVICES: usize = 32;
+
 /// What a device does with buffers; usage bits map to roles, a profile's devices declare roles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
@@ -176,6 +181,11 @@ pub struct Constraints {
     pub offset_align: u64,
     /// The allocation size is a multiple of this many bytes.
     pub size_align: u64,
+    /// Smallest width in pixels (0: no minimum). KMS refuses framebuffers below its mode-config
+    /// minimum and V4L2 drivers round small frames up, so a smaller buffer is unusable there.
+    pub min_width: u32,
+    /// Smallest height in rows (0: no minimum).
+    pub min_height: u32,
     /// Largest width in pixels.
     pub max_width: u32,
     /// Largest height in rows.
@@ -205,6 +215,8 @@ impl Constraints {
         height_align: 1,
         offset_align: 1,
         size_align: 1,
+        min_width: 0,
+        min_height: 0,
         max_width: u32::MAX,
         max_height: u32::MAX,
         max_stride: u64::MAX,
@@ -217,8 +229,8 @@ impl Constraints {
         writes: FormatSet::ALL,
     };
 
-    /// Merges two constraint sets: alignments by least common multiple, maxima by minimum,
-    /// requirements by OR, capabilities (coherency, protected, formats) by AND/intersection.
+    /// Merges two constraint sets: alignments by least common multiple, maxima by minimum, minima
+    /// by maximum, requirements by OR, capabilities (coherency, protected, formats) by AND/intersection.
     /// `None` when an alignment's lcm overflows 64 bits: no buffer could satisfy it.
     pub fn merge(&self, other: &Constraints) -> Option<Constraints> {
         Some(Constraints {
@@ -226,6 +238,8 @@ impl Constraints {
             height_align: lcm(self.height_align, other.height_align)?,
             offset_align: lcm(self.offset_align, other.offset_align)?,
             size_align: lcm(self.size_align, other.size_align)?,
+            min_width: self.min_width.max(other.min_width),
+            min_height: self.min_height.max(other.min_height),
             max_width: self.max_width.min(other.max_width),
             max_height: self.max_height.min(other.max_height),
             max_stride: self.max_stride.min(other.max_stride),
@@ -318,6 +332,7 @@ mod tests {
         };
         let b = Constraints {
             stride_align: 48,
+            min_width: 32,
             contiguous: true,
             coherent: false,
             ..Constraints::NONE
@@ -325,6 +340,7 @@ mod tests {
         let m = a.merge(&b).unwrap();
         assert_eq!(m.stride_align, 192);
         assert_eq!(m.max_width, 4096);
+        assert_eq!((m.min_width, m.min_height), (32, 0));
         assert_eq!(m.address_bits, 32);
         assert!(m.contiguous && !m.coherent);
         assert_eq!(Constraints::NONE.merge(&a), Some(a));

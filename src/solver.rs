@@ -47,6 +47,17 @@ pub enum SolveError {
         /// The device's limit.
         limit: u64,
     },
+    /// The buffer is smaller than a device's minimum.
+    Minimum {
+        /// The device.
+        device: String,
+        /// Which minimum (`width`, `height`).
+        what: &'static str,
+        /// The buffer's value.
+        value: u64,
+        /// The device's minimum.
+        minimum: u64,
+    },
     /// A device cannot touch protected memory.
     NotProtected(String),
     /// A device's alignment cannot be combined with the others' within 64 bits.
@@ -70,6 +81,10 @@ pub enum SolveError {
         /// What it needs that the placement lacks.
         reason: String,
     },
+    /// No device of the buffer accounts for a merged requirement or limit. The merge is built
+    /// from exactly those devices, so this names a broken invariant rather than blaming a device
+    /// that did not ask for it.
+    Unattributed(&'static str),
 }
 
 impl SolveError {
@@ -113,6 +128,14 @@ impl fmt::Display for SolveError {
             } => {
                 write!(f, "{device}: {what} {value} exceeds its limit {limit}")
             }
+            SolveError::Minimum {
+                device,
+                what,
+                value,
+                minimum,
+            } => {
+                write!(f, "{device}: {what} {value} is below its minimum {minimum}")
+            }
             SolveError::NotProtected(device) => {
                 write!(f, "{device} cannot access protected memory")
             }
@@ -134,6 +157,9 @@ impl fmt::Display for SolveError {
             SolveError::Layout(e) => write!(f, "{e}"),
             SolveError::Conflict { device, reason } => {
                 write!(f, "{device} cannot use this buffer: {reason}")
+            }
+            SolveError::Unattributed(what) => {
+                write!(f, "no device of the buffer accounts for its merged {what}")
             }
         }
     }
@@ -316,119 +342,155 @@ pub fn solve_for(
     Ok(placement)
 }
 
-fn first_device(profile: &Profile, set: DeviceSet, pred: impl Fn(&Device) -> bool) -> usize {
+/// The first device of `set` for which `pred` holds, to name in a reason or an error. The caller
+/// asks about a merged requirement or limit that one of these devices set; `what` names it for
+/// the error if none did.
+fn first_device<'p>(
+    profile: &'p Profile,
+    set: DeviceSet,
+    what: &'static str,
+    pred: impl Fn(&Device) -> bool,
+) -> Result<(usize, &'p Device), SolveError> {
     set.iter()
-        .find(|&i| pred(&profile.devices()[i]))
-        .unwrap_or(0)
+        .filter_map(|i| profile.devices().get(i).map(|d| (i, d)))
+        .find(|(_, d)| pred(d))
+        .ok_or(SolveError::Unattributed(what))
 }
 
+/// A heap, why it was chosen, the CPU mapping and why.
+type HeapChoice<'p> = (&'p HeapSpec, HeapReason, CachePolicy, CacheReason);
+
+/// The heap for the buffer: the protected heap for protected content, the contiguous heap when a
+/// device needs contiguous memory, else system memory (cached or not, see [`system_heap`]).
 fn choose_heap<'p>(
     descriptor: &Descriptor,
     profile: &'p Profile,
     all: DeviceSet,
     merged: &Constraints,
-) -> Result<(&'p HeapSpec, HeapReason, CachePolicy, CacheReason), SolveError> {
-    let fits = |h: &HeapSpec| h.address_bits <= merged.address_bits;
-    let narrowest = || {
-        let i = first_device(profile, all, |d| {
-            d.constraints.address_bits == merged.address_bits
-        });
-        SolveError::AddressLimit {
-            device: profile.devices()[i].name.clone(),
-            bits: merged.address_bits,
-        }
-    };
+) -> Result<HeapChoice<'p>, SolveError> {
     if descriptor.usage.protected() {
-        let heap = profile.heap(HeapRole::Protected).ok_or_else(|| {
-            SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage".into())
-        })?;
-        if merged.contiguous && !heap.contiguous {
-            let i = first_device(profile, all, |d| d.constraints.contiguous);
-            return Err(SolveError::Conflict {
-                device: profile.devices()[i].name.clone(),
-                reason: "needs contiguous memory and the protected heap is not contiguous".into(),
-            });
-        }
-        if !fits(heap) {
-            return Err(narrowest());
-        }
-        return Ok((
-            heap,
-            HeapReason::Protected,
-            CachePolicy::Uncached,
-            CacheReason::Protected,
-        ));
+        protected_heap(profile, all, merged)
+    } else if merged.contiguous {
+        contiguous_heap(profile, all, merged)
+    } else {
+        system_heap(descriptor, profile, all, merged)
     }
-    if merged.contiguous {
-        let i = first_device(profile, all, |d| d.constraints.contiguous);
-        let heap = profile.heap(HeapRole::Contiguous).ok_or_else(|| {
-            let device = profile
-                .devices()
-                .get(i)
-                .map_or("a device", |d| d.name.as_str());
-            SolveError::MissingHeap(
-                HeapRole::Contiguous,
-                format!("{device} needs contiguous memory"),
-            )
-        })?;
-        if !fits(heap) {
-            return Err(narrowest());
-        }
-        return Ok((
-            heap,
-            HeapReason::ContiguousFor(i),
-            CachePolicy::Cached,
-            CacheReason::ContiguousHeap,
-        ));
+}
+
+/// The error for a heap above the narrowest device's address limit, naming that device.
+fn address_limit(profile: &Profile, all: DeviceSet, merged: &Constraints) -> SolveError {
+    let narrowest = first_device(profile, all, "address limit", |d| {
+        d.constraints.address_bits == merged.address_bits
+    });
+    match narrowest {
+        Ok((_, device)) => SolveError::AddressLimit {
+            device: device.name.clone(),
+            bits: merged.address_bits,
+        },
+        Err(e) => e,
     }
+}
+
+fn protected_heap<'p>(
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let heap = profile
+        .heap(HeapRole::Protected)
+        .ok_or_else(|| SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage".into()))?;
+    if merged.contiguous && !heap.contiguous {
+        let (_, device) = first_device(profile, all, "need for contiguous memory", |d| {
+            d.constraints.contiguous
+        })?;
+        return Err(SolveError::Conflict {
+            device: device.name.clone(),
+            reason: "needs contiguous memory and the protected heap is not contiguous".into(),
+        });
+    }
+    if heap.address_bits > merged.address_bits {
+        return Err(address_limit(profile, all, merged));
+    }
+    Ok((
+        heap,
+        HeapReason::Protected,
+        CachePolicy::Uncached,
+        CacheReason::Protected,
+    ))
+}
+
+fn contiguous_heap<'p>(
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let (i, device) = first_device(profile, all, "need for contiguous memory", |d| {
+        d.constraints.contiguous
+    })?;
+    let heap = profile.heap(HeapRole::Contiguous).ok_or_else(|| {
+        SolveError::MissingHeap(
+            HeapRole::Contiguous,
+            format!("{} needs contiguous memory", device.name),
+        )
+    })?;
+    if heap.address_bits > merged.address_bits {
+        return Err(address_limit(profile, all, merged));
+    }
+    Ok((
+        heap,
+        HeapReason::ContiguousFor(i),
+        CachePolicy::Cached,
+        CacheReason::ContiguousHeap,
+    ))
+}
+
+/// System memory: cached when the CPU reads often or every device snoops, else the uncached
+/// system heap when the profile has one. When the system heap lies above a device's address
+/// limit, only contiguous memory is known to lie low enough.
+fn system_heap<'p>(
+    descriptor: &Descriptor,
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let fits = |h: &HeapSpec| h.address_bits <= merged.address_bits;
     let system = profile.heap(HeapRole::System).ok_or_else(|| {
         SolveError::MissingHeap(HeapRole::System, "every profile needs one".into())
     })?;
     if !fits(system) {
-        // Only physically contiguous memory is known to lie low enough.
-        let i = first_device(profile, all, |d| {
-            d.constraints.address_bits == merged.address_bits
-        });
         return match profile.heap(HeapRole::Contiguous) {
-            Some(heap) if fits(heap) => Ok((
-                heap,
-                HeapReason::AddressLimitFor(i, merged.address_bits),
-                CachePolicy::Cached,
-                CacheReason::ContiguousHeap,
-            )),
-            _ => Err(narrowest()),
+            Some(heap) if fits(heap) => {
+                let (i, _) = first_device(profile, all, "address limit", |d| {
+                    d.constraints.address_bits == merged.address_bits
+                })?;
+                Ok((
+                    heap,
+                    HeapReason::AddressLimitFor(i, merged.address_bits),
+                    CachePolicy::Cached,
+                    CacheReason::ContiguousHeap,
+                ))
+            }
+            _ => Err(address_limit(profile, all, merged)),
         };
     }
+    let cached = |reason| Ok((system, HeapReason::Default, CachePolicy::Cached, reason));
     if descriptor.usage.cpu_reads_often() {
-        return Ok((
-            system,
-            HeapReason::Default,
-            CachePolicy::Cached,
-            CacheReason::CpuReadsOften,
-        ));
+        return cached(CacheReason::CpuReadsOften);
     }
     if merged.coherent {
-        return Ok((
-            system,
-            HeapReason::Default,
-            CachePolicy::Cached,
-            CacheReason::AllCoherent,
-        ));
+        return cached(CacheReason::AllCoherent);
     }
-    let i = first_device(profile, all, |d| !d.coherent());
     match profile.heap(HeapRole::SystemUncached) {
-        Some(heap) if fits(heap) => Ok((
-            heap,
-            HeapReason::Uncached,
-            CachePolicy::Uncached,
-            CacheReason::NonCoherentWithoutCpuReads(i),
-        )),
-        _ => Ok((
-            system,
-            HeapReason::Default,
-            CachePolicy::Cached,
-            CacheReason::NoUncachedHeap,
-        )),
+        Some(heap) if fits(heap) => {
+            let (i, _) = first_device(profile, all, "non-coherent access", |d| !d.coherent())?;
+            Ok((
+                heap,
+                HeapReason::Uncached,
+                CachePolicy::Uncached,
+                CacheReason::NonCoherentWithoutCpuReads(i),
+            ))
+        }
+        _ => cached(CacheReason::NoUncachedHeap),
     }
 }
 
@@ -474,7 +536,21 @@ pub fn check_device(
     let planes = l.planes();
     // A BLOB is one row of `width` bytes (a JPEG, a GPU data buffer): the pixel and pitch limits
     // say nothing about it, its size limit says everything.
+    let minimum = |what: &'static str, value: u32, minimum: u32| {
+        if value < minimum {
+            Err(SolveError::Minimum {
+                device: device.name.clone(),
+                what,
+                value: u64::from(value),
+                minimum: u64::from(minimum),
+            })
+        } else {
+            Ok(())
+        }
+    };
     if !blob {
+        minimum("width", descriptor.width, c.min_width)?;
+        minimum("height", descriptor.height, c.min_height)?;
         limit("width", u64::from(descriptor.width), u64::from(c.max_width))?;
         limit(
             "height",

@@ -39,6 +39,8 @@ fn client() -> &'static Client {
             profile: "host".into(),
             backend: "memfd".into(),
             stand_in: false,
+            // No buffers made ahead: each input allocates what it asks for.
+            pool_bytes: None,
         };
         // No quota window to wait out between inputs.
         let gralloc = host::gralloc_with_quota(&choice, Some(u64::MAX / 4)).expect("the service");

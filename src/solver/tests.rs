@@ -436,3 +436,34 @@ fn yv12_keeps_its_formula_and_devices_that_cannot_take_it_say_so() {
     );
     assert_eq!(e.code(), ErrorCode::Unsupported);
 }
+
+#[test]
+fn a_device_minimum_refuses_smaller_buffers_and_names_the_device() {
+    let text = Profile::builtin("cuttlefish").unwrap().to_string().replace(
+        "device display\n",
+        "device display\n  min-width = 32\n  min-height = 16\n",
+    );
+    let p = Profile::parse(&text).unwrap();
+    assert_eq!(p.device("display").unwrap().constraints.min_width, 32);
+    let overlay = |w, h| desc(w, h, PixelFormat::RGBA_8888, Usage::COMPOSER_OVERLAY);
+    assert!(solve(&overlay(32, 16), &p).is_ok());
+    assert_eq!(
+        solve(&overlay(31, 64), &p).unwrap_err(),
+        SolveError::Minimum {
+            device: "display".into(),
+            what: "width",
+            value: 31,
+            minimum: 32
+        }
+    );
+    let e = solve(&overlay(64, 15), &p).unwrap_err();
+    assert!(
+        e.to_string().contains("height 15 is below its minimum 16"),
+        "{e}"
+    );
+    // Devices without a minimum are not touched by another's: the GPU alone takes 1x1.
+    assert!(solve(&desc(1, 1, PixelFormat::RGBA_8888, Usage::GPU_TEXTURE), &p).is_ok());
+    // A BLOB is bytes, not pixels: no pixel minimum applies.
+    let blob = desc(8, 1, PixelFormat::BLOB, Usage::COMPOSER_OVERLAY);
+    assert!(!matches!(solve(&blob, &p), Err(SolveError::Minimum { .. })));
+}

@@ -10,11 +10,13 @@ use crate::id::BufferIds;
 use crate::limits::Limits;
 use crate::map::{begin_cpu_access, end_cpu_access, CpuAccess, Mapping, SyncOutcome};
 use crate::metadata::{self, MetadataInit};
+use crate::pool::{Pool, PoolConfig, PoolKey, Pooled, RefillFailure, TrimReason};
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::profile::{HeapRole, HeapSpec, Profile};
 use central_gralloc::solver::{self, Placement, SolveError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 
 /// One allocated buffer: its memory, its metadata region and everything its handle says.
 #[derive(Debug)]
@@ -22,6 +24,9 @@ pub struct Buffer {
     memory: OwnedFd,
     metadata: OwnedFd,
     info: BufferInfo,
+    /// The metadata region's header page, mapped read-write to write the header; kept for a
+    /// caller that reads the region later (the service's dump) instead of mapping it again.
+    header: Option<Mapping>,
 }
 
 impl Buffer {
@@ -36,6 +41,11 @@ impl Buffer {
     /// The metadata region fd.
     pub fn metadata_fd(&self) -> BorrowedFd<'_> {
         self.metadata.as_fd()
+    }
+    /// The metadata region's header page mapping, if the buffer still has it (taking it leaves
+    /// none).
+    pub fn take_header(&mut self) -> Option<Mapping> {
+        self.header.take()
     }
     /// What kind of fd the memory is.
     pub fn kind(&self) -> BufferKind {
@@ -168,6 +178,8 @@ pub struct Allocator {
     unavailable: Vec<Unavailable>,
     limits: Limits,
     ids: BufferIds,
+    /// Buffers made ahead of demand (disabled unless [`Allocator::with_pool`] turns it on).
+    pool: Pool,
 }
 
 impl Allocator {
@@ -288,7 +300,32 @@ impl Allocator {
             unavailable,
             limits,
             ids: BufferIds::new(),
+            pool: Pool::new(PoolConfig::DISABLED),
         }
+    }
+
+    /// This allocator with a pool of pre-made buffers ([`crate::pool`]); the owner runs
+    /// [`Allocator::refill_pool`] and [`Allocator::trim_pool`] on a background thread.
+    pub fn with_pool(mut self, config: PoolConfig) -> Allocator {
+        self.pool = Pool::new(config);
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Makes the buffers the pool's classes lack, from their heaps; returns the refills that
+    /// failed (the pool shrank those classes; requests still go to the heap).
+    pub fn refill_pool(&self) -> Vec<RefillFailure> {
+        self.pool
+            .refill(|index| self.heaps.get(index).map(|(_, heap)| heap.as_ref()))
+    }
+
+    /// Releases idle pooled buffers, or all of them under memory pressure.
+    pub fn trim_pool(&self, pressure: bool) -> Vec<(PoolKey, usize, TrimReason)> {
+        self.pool.trim(Instant::now(), pressure)
     }
 
     /// The declared profile.
@@ -411,35 +448,54 @@ impl Allocator {
     /// Allocates `count` buffers of `plan`, which this allocator made. All or nothing: if buffer
     /// `k` fails, the fds of buffers `0..k` are closed before the error returns.
     pub fn allocate_planned(&self, plan: &Plan, count: u32) -> Result<Allocation, MemError> {
-        let Plan {
-            descriptor,
-            placement,
-            metadata_size,
-            buffer_bytes,
-            heap,
-            metadata_heap,
-            domains,
-            ..
-        } = plan;
-        let (size, metadata_size) = (placement.size(), *metadata_size);
-        self.limits.check(count, *buffer_bytes)?;
+        let result = self.allocate_from_pool_or_heap(plan, count);
+        self.pool.kick();
+        result
+    }
+
+    fn allocate_from_pool_or_heap(&self, plan: &Plan, count: u32) -> Result<Allocation, MemError> {
+        let (descriptor, placement) = (&plan.descriptor, &plan.placement);
+        self.limits.check(count, plan.buffer_bytes)?;
         let heap = self
             .heaps
-            .get(*heap)
+            .get(plan.heap)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(placement.heap))?;
         let metadata_heap = self
             .heaps
-            .get(*metadata_heap)
+            .get(plan.metadata_heap)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
-
-        let mut buffers = Vec::with_capacity(count as usize);
+        let (now, n) = (Instant::now(), count as usize);
+        let memory_key = PoolKey {
+            heap: plan.heap,
+            size: placement.size(),
+            header: false,
+        };
+        let metadata_key = PoolKey {
+            heap: plan.metadata_heap,
+            size: plan.metadata_size,
+            header: true,
+        };
+        let metadata_name = format!("meta:{}", descriptor.name);
+        let mut pooled = self.pool.take(memory_key, &descriptor.name, n, now);
+        let mut pooled_metadata = self.pool.take(metadata_key, &metadata_name, n, now);
+        let mut buffers = Vec::with_capacity(n);
         for _ in 0..count {
-            let memory = heap.allocate(size, &descriptor.name)?;
-            let id = self.ids.next();
-            let metadata = metadata::create(
+            let memory = pooled_or_new(heap, pooled.pop(), memory_key.size, &descriptor.name)?;
+            let region = pooled_or_new(
                 metadata_heap,
+                pooled_metadata.pop(),
+                plan.metadata_size,
+                &metadata_name,
+            )?;
+            let header = match region.header {
+                Some(header) => header,
+                None => metadata::map_header(region.fd.as_fd())?,
+            };
+            let id = self.ids.next();
+            metadata::write_header(
+                &header,
                 &MetadataInit {
                     id,
                     name: &descriptor.name,
@@ -447,39 +503,15 @@ impl Allocator {
                     height: descriptor.height,
                     dataspace: descriptor.dataspace.unwrap_or(0),
                     reserved_size: placement.reserved_size,
-                    domains: *domains,
+                    domains: plan.domains,
                 },
             )?;
-            let layout = &placement.layout;
-            let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
-            for (dst, src) in planes.iter_mut().zip(layout.planes()) {
-                *dst = *src;
-            }
-            let info = BufferInfo {
-                id,
-                width: descriptor.width,
-                height: descriptor.height,
-                layer_count: descriptor.layer_count,
-                requested_format: placement.requested_format,
-                format: placement.format,
-                usage: descriptor.usage,
-                stride: layout.stride,
-                fourcc: placement.fourcc,
-                size,
-                layer_stride: layout.layer_stride,
-                heap: placement.heap,
-                cache: placement.cache,
-                kind: heap.kind(),
-                reserved_size: placement.reserved_size,
-                metadata_size,
-                metadata_kind: metadata_heap.kind(),
-                planes,
-                plane_count: layout.planes().len() as u8,
-            };
+            let info = buffer_info(plan, id, heap.kind(), metadata_heap.kind());
             buffers.push(Buffer {
-                memory,
-                metadata,
+                memory: memory.fd,
+                metadata: region.fd,
                 info,
+                header: Some(header),
             });
         }
         Ok(Allocation {
@@ -508,7 +540,79 @@ impl Allocator {
             "limits: {} bytes and {} buffers per request",
             self.limits.max_batch_bytes, self.limits.max_count
         ));
+        let pool = &self.pool;
+        lines.push(format!(
+            "pool: {} of at most {} bytes held",
+            pool.held_bytes(),
+            pool.config().cap_bytes
+        ));
+        for (key, ready, target, stats) in pool.classes() {
+            let heap = self
+                .heaps
+                .get(key.heap)
+                .map_or("?".to_string(), |(role, heap)| {
+                    format!("{role} {}", heap.describe())
+                });
+            lines.push(format!(
+                "pool class {heap}, {} bytes: {ready} ready of {target}; hits {}, misses {}, refills {}, trims {}, failed refills {}",
+                key.size, stats.hits, stats.misses, stats.refills, stats.trims, stats.failures
+            ));
+        }
         lines
+    }
+}
+
+/// A pooled buffer, renamed for this request if it was made under another name (it came straight
+/// from `heap` and nobody has mapped it), or a new one from `heap`.
+fn pooled_or_new(
+    heap: &dyn Heap,
+    pooled: Option<Pooled>,
+    size: u64,
+    name: &str,
+) -> Result<Pooled, MemError> {
+    match pooled {
+        Some(made) => {
+            if made.name != name {
+                heap.rename(made.fd.as_fd(), name)?;
+            }
+            Ok(made)
+        }
+        None => Ok(Pooled {
+            fd: heap.allocate(size, name)?,
+            header: None,
+            name: name.to_owned(),
+        }),
+    }
+}
+
+/// What the handle of buffer `id` of `plan` says.
+fn buffer_info(plan: &Plan, id: u64, kind: BufferKind, metadata_kind: BufferKind) -> BufferInfo {
+    let (descriptor, placement) = (&plan.descriptor, &plan.placement);
+    let layout = &placement.layout;
+    let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
+    for (dst, src) in planes.iter_mut().zip(layout.planes()) {
+        *dst = *src;
+    }
+    BufferInfo {
+        id,
+        width: descriptor.width,
+        height: descriptor.height,
+        layer_count: descriptor.layer_count,
+        requested_format: placement.requested_format,
+        format: placement.format,
+        usage: descriptor.usage,
+        stride: layout.stride,
+        fourcc: placement.fourcc,
+        size: placement.size(),
+        layer_stride: layout.layer_stride,
+        heap: placement.heap,
+        cache: placement.cache,
+        kind,
+        reserved_size: placement.reserved_size,
+        metadata_size: plan.metadata_size,
+        metadata_kind,
+        planes,
+        plane_count: layout.planes().len() as u8,
     }
 }
 

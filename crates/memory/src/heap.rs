@@ -11,11 +11,11 @@
 //! solver's documented choice, which breaks no constraint), while a missing contiguous or
 //! protected heap is a clear refusal.
 
-use crate::error::{MemError, SysOp};
+use crate::error::{io_errno, MemError, SysOp};
 use crate::sys;
 use nix::errno::Errno;
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where dma-heaps live.
@@ -72,6 +72,11 @@ pub trait Heap: Send + Sync + fmt::Debug {
     fn max_buffer_size(&self) -> Option<u64> {
         None
     }
+    /// Names a buffer this heap made earlier (a pooled one, at handout). A memfd's name is fixed
+    /// at creation, so by default nothing happens.
+    fn rename(&self, _fd: BorrowedFd<'_>, _name: &str) -> Result<(), MemError> {
+        Ok(())
+    }
 }
 
 /// One kernel dma-heap, opened once and kept open.
@@ -118,8 +123,8 @@ impl DmaHeap {
 
 /// Names `buf`; a kernel without `DMA_BUF_SET_NAME_B` (ENOTTY) leaves buffers unnamed rather
 /// than making every allocation fail.
-fn name_dma_buf(buf: &OwnedFd, name: &str, heap: &str) -> Result<(), MemError> {
-    match sys::dma_buf_set_name(buf.as_fd(), name) {
+fn name_dma_buf(buf: BorrowedFd<'_>, name: &str, heap: &str) -> Result<(), MemError> {
+    match sys::dma_buf_set_name(buf, name) {
         Ok(()) | Err(Errno::ENOTTY) => Ok(()),
         Err(e) => Err(MemError::sys_on(SysOp::SetName, e, heap.to_string())),
     }
@@ -134,8 +139,11 @@ impl Heap for DmaHeap {
     }
     fn allocate(&self, size: u64, name: &str) -> Result<OwnedFd, MemError> {
         let buf = self.allocate_raw(size)?;
-        name_dma_buf(&buf, name, &self.name)?;
+        name_dma_buf(buf.as_fd(), name, &self.name)?;
         Ok(buf)
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, &self.name)
     }
 }
 
@@ -188,11 +196,14 @@ impl Heap for Udmabuf {
             .map_err(|e| MemError::sys_on(SysOp::Memfd, e, "udmabuf"))?;
         let buf = sys::udmabuf_create(self.device.as_fd(), memfd.as_fd(), size)
             .map_err(|e| MemError::sys_on(SysOp::Udmabuf, e, "udmabuf"))?;
-        name_dma_buf(&buf, name, "udmabuf")?;
+        name_dma_buf(buf.as_fd(), name, "udmabuf")?;
         Ok(buf)
     }
     fn max_buffer_size(&self) -> Option<u64> {
         self.size_limit
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, "udmabuf")
     }
 }
 
@@ -220,10 +231,9 @@ pub fn list_heaps(dir: &Path) -> Result<Vec<String>, MemError> {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
             return Err(MemError::sys_on(
                 SysOp::ReadDir,
-                errno,
+                io_errno(&e),
                 dir.display().to_string(),
             ));
         }

@@ -2,7 +2,7 @@
 //!
 //! Every `unsafe` block of the crate that is not an mmap lives here, next to the struct layout it
 //! relies on. The ioctl numbers come from nix's `_IOW`/`_IOWR` encoders over the kernel's uapi
-//! structs (DESIGN §4), so they are right on every architecture nix supports.
+//! structs (docs/architecture.md §7), so they are right on every architecture nix supports.
 //!
 //! The platform ships nix 0.28 (Android 15) and 0.29 (Android 16), whose `open`, `fstat`,
 //! `fcntl`, `lseek` and `memfd_create` differ from later releases, so those calls go straight to

@@ -10,6 +10,7 @@ use crate::quota::{Quota, QuotaTable};
 use crate::recent::RecentBuffers;
 use crate::watchdog::{self, Watch, Watchdog};
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
+use central_gralloc::error::ErrorCode;
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
 use central_gralloc::usage::Usage;
@@ -17,15 +18,16 @@ use central_gralloc_memory::handle::HANDLE_FDS;
 use central_gralloc_memory::{Allocator, Buffer, Limits, MemError, NativeHandle, Plan};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 /// Most fds one binder reply carries on every transport the service is reached by: rsbinder's
 /// RPC transport refuses a message with more than 64 (AOSP's RPC binder allows 253, `SCM_MAX_FD`).
 /// Kernel binder has no count of its own: a reply's fds are bounded by the receiver's binder
-/// buffer space (each takes a 24-byte object and an 8-byte offset) and its fd limit, both far
-/// above 64 (the kernel tier's `memory.reply_fd_capacity` measures it). One bound for both
-/// keeps `allocate2` the same whichever way a client comes.
+/// buffer (each takes a 24-byte object and an 8-byte offset; rsbinder maps 1 MiB less two pages)
+/// and its fd limit. The kernel tier's `bringup.kernel_binder_reply_fds` measures it: 16,384
+/// fds in one reply went through, 32,768 did not. One bound for both transports keeps
+/// `allocate2` the same whichever way a client comes.
 pub const MAX_REPLY_FDS: usize = 64;
 
 /// Most buffers one `allocate2` reply carries: each handle takes [`HANDLE_FDS`] fds. A request
@@ -57,8 +59,21 @@ struct Counters {
     requests: AtomicU64,
     buffers: AtomicU64,
     bytes: AtomicU64,
+    /// Failed requests by outcome, in the order of [`ErrorCode::ALL`].
     failed: [AtomicU64; 3],
     supported_queries: AtomicU64,
+}
+
+impl Counters {
+    /// The count of failures sent as `code`.
+    fn failed(&self, code: ErrorCode) -> &AtomicU64 {
+        let [bad_descriptor, no_resources, unsupported] = &self.failed;
+        match code {
+            ErrorCode::BadDescriptor => bad_descriptor,
+            ErrorCode::NoResources => no_resources,
+            ErrorCode::Unsupported => unsupported,
+        }
+    }
 }
 
 /// The allocator service: a memory allocator (with its profile), quotas, counters and recent
@@ -95,6 +110,22 @@ impl Gralloc {
             recent: Mutex::new(RecentBuffers::default()),
             watchdog,
             started: SystemTime::now(),
+        }
+    }
+
+    /// Starts the thread that keeps the memory layer's pool filled and trims it when idle or
+    /// under memory pressure (nothing when pooling is off). The thread holds only a weak
+    /// reference: it ends when the service is dropped.
+    pub fn start_pool(gralloc: &Arc<Gralloc>) {
+        if gralloc.memory.pool().config().cap_bytes == 0 {
+            return;
+        }
+        let weak = Arc::downgrade(gralloc);
+        let spawned = std::thread::Builder::new()
+            .name("gralloc-pool".into())
+            .spawn(move || pool_loop(&weak));
+        if let Err(e) = spawned {
+            log::warn!("no buffer pool: cannot start its thread: {e}");
         }
     }
 
@@ -155,7 +186,7 @@ impl Gralloc {
         watchdog::step("charging the quota");
         let charge = self.quotas.charge(caller.uid, bytes)?;
         watchdog::step("allocating");
-        let allocation = self.memory.allocate_planned(&plan, count)?;
+        let mut allocation = self.memory.allocate_planned(&plan, count)?;
         watchdog::step("checking the reply's fds");
         // Only once the reply can be sent is the allocation the client's: dropping it here
         // frees the buffers, and dropping the charge refunds it.
@@ -165,7 +196,7 @@ impl Gralloc {
         {
             // A poisoned lock only means another thread panicked mid-push; the ring is sound.
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            for buffer in &allocation.buffers {
+            for buffer in &mut allocation.buffers {
                 recent.push(buffer, &plan.descriptor().name);
             }
         }
@@ -232,9 +263,7 @@ impl Gralloc {
         e: &ServiceError,
     ) {
         let code = e.code();
-        if let Some(counter) = self.counters.failed.get(code.value() as usize) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+        self.counters.failed(code).fetch_add(1, Ordering::Relaxed);
         let failure = Failure {
             at: SystemTime::now(),
             pid: caller.pid,
@@ -269,13 +298,11 @@ impl Gralloc {
         writeln!(w, "buffers allocated {}", load(&c.buffers))?;
         writeln!(w, "bytes allocated   {}", load(&c.bytes))?;
         writeln!(w, "isSupported calls {}", load(&c.supported_queries))?;
-        writeln!(
-            w,
-            "failed            BAD_DESCRIPTOR {}, NO_RESOURCES {}, UNSUPPORTED {}",
-            load(&c.failed[0]),
-            load(&c.failed[1]),
-            load(&c.failed[2])
-        )?;
+        let failed: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|&code| format!("{code} {}", load(c.failed(code))))
+            .collect();
+        writeln!(w, "failed            {}", failed.join(", "))?;
         writeln!(
             w,
             "(live buffers are not counted: clients free by closing fds, which the service cannot see)"
@@ -318,6 +345,38 @@ fn reply_fds_available(buffers: &[Buffer]) -> Result<(), ServiceError> {
         }
     }
     Ok(())
+}
+
+/// The pool thread: wait for demand (or a second), trim, refill; log each class's first refill
+/// failure only, so a heap that is out of memory does not flood the log.
+fn pool_loop(gralloc: &Weak<Gralloc>) {
+    let mut logged = std::collections::BTreeSet::new();
+    loop {
+        let Some(g) = gralloc.upgrade() else { return };
+        let memory = &g.memory;
+        for (key, n, reason) in memory.trim_pool(central_gralloc_memory::pool::memory_pressure()) {
+            log::info!(
+                "pool: released {n} buffers of {} bytes ({reason:?})",
+                key.size
+            );
+        }
+        for failure in memory.refill_pool() {
+            if logged.insert(failure.key) {
+                log::warn!(
+                    "pool: cannot pre-make {} byte buffers, keeping fewer: {}",
+                    failure.key.size,
+                    failure.error
+                );
+            }
+        }
+        // Wait without keeping the service alive.
+        let pool_wait = std::time::Duration::from_secs(1);
+        drop(g);
+        match gralloc.upgrade() {
+            Some(g) => g.memory.pool().wait(pool_wait),
+            None => return,
+        }
+    }
 }
 
 /// The request in one line, for the failure ring and the watchdog: numbers and this service's

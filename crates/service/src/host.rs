@@ -8,7 +8,8 @@ use crate::gralloc::Gralloc;
 use crate::quota::Quota;
 use crate::rpc::{debug_socket_path, SocketServer};
 use binder::{Interface, Strong};
-use central_gralloc::profile::{HeapRole, Profile};
+use central_gralloc::profile::HeapRole;
+use central_gralloc_memory::pool::PoolConfig;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Heap, Limits, MemfdHeap, Udmabuf};
 use std::path::Path;
 use std::sync::Arc;
@@ -16,12 +17,16 @@ use std::sync::Arc;
 /// How to make the memory: `--profile`, `--backend`, `--stand-in`.
 #[derive(Clone, Debug)]
 pub struct MemoryChoice {
-    /// A built-in profile name or a profile file.
+    /// A built-in profile name, a profile file, or `probe[:OVERLAY]` (the running kernel's
+    /// devices, see `central_gralloc_probe::resolve_profile`).
     pub profile: String,
     /// `dmaheap`, `udmabuf`, `memfd` or `auto`.
     pub backend: String,
     /// With udmabuf or memfd: serve every heap role of the profile with that backend.
     pub stand_in: bool,
+    /// Bytes of pre-made buffers to keep ([`central_gralloc_memory::pool`]); `None` or 0 keeps
+    /// none.
+    pub pool_bytes: Option<u64>,
 }
 
 impl Default for MemoryChoice {
@@ -30,6 +35,7 @@ impl Default for MemoryChoice {
             profile: "host".into(),
             backend: "auto".into(),
             stand_in: false,
+            pool_bytes: None,
         }
     }
 }
@@ -42,7 +48,9 @@ impl Default for MemoryChoice {
 /// layer tells the solver that a stand-in is neither contiguous nor address-limited, so a
 /// buffer for a 32-bit device stays `UNSUPPORTED`, and every handle says `memfd`/`udmabuf`.
 pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
-    let profile = Profile::resolve(&choice.profile).map_err(|e| e.to_string())?;
+    let profile = central_gralloc_probe::resolve_profile(&choice.profile)?;
+    let devices: Vec<&str> = profile.devices().iter().map(|d| d.name.as_str()).collect();
+    log::info!("profile {}: devices {}", profile.name, devices.join(", "));
     let system_heap = profile
         .heap(HeapRole::System)
         .map_or("system".to_string(), |h| h.name.clone());
@@ -54,8 +62,14 @@ pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
         other => return Err(format!("unknown backend `{other}`")),
     };
     let limits = Limits::for_this_machine();
+    let pool = PoolConfig {
+        cap_bytes: choice.pool_bytes.unwrap_or(0),
+        ..PoolConfig::DISABLED
+    };
     if !choice.stand_in || config.backend == Backend::DmaHeap {
-        return Allocator::new(profile, &config, limits).map_err(|e| e.to_string());
+        return Allocator::new(profile, &config, limits)
+            .map(|a| a.with_pool(pool))
+            .map_err(|e| e.to_string());
     }
     let mut heaps: Vec<(HeapRole, Box<dyn Heap>)> = Vec::new();
     for spec in profile.heaps() {
@@ -67,7 +81,7 @@ pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
         };
         heaps.push((spec.role, heap));
     }
-    Ok(Allocator::with_heaps(profile, heaps, limits))
+    Ok(Allocator::with_heaps(profile, heaps, limits).with_pool(pool))
 }
 
 /// The service for `choice` with the default per-client quota, its heaps logged.
@@ -108,11 +122,13 @@ pub fn gralloc_with(
         quota.window.as_millis()
     );
     log::info!("binder call watchdog: {} ms", watchdog.as_millis());
-    Ok(Arc::new(Gralloc::with_watchdog(
+    let gralloc = Arc::new(Gralloc::with_watchdog(
         memory,
         quota,
         crate::watchdog::Watchdog::new(watchdog),
-    )))
+    ));
+    Gralloc::start_pool(&gralloc);
+    Ok(gralloc)
 }
 
 /// The IAllocator binder for `gralloc`.

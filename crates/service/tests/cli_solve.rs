@@ -186,3 +186,41 @@ fn profiles_and_profile_show() {
     assert_ne!(code, 0);
     assert!(err.contains("line 6"), "{err}");
 }
+
+/// `gralloc probe` on whatever this machine has: a profile that parses back, JSON that carries
+/// the same profile and a source for every value, and an overlay that changes only what it names.
+#[test]
+fn probe_prints_a_profile_with_sources_and_applies_an_overlay() {
+    let (code, text, err) = gralloc(&["probe"]);
+    assert_eq!(code, 0, "{err}");
+    let probed = central_gralloc::profile::Profile::parse(&text).unwrap();
+    assert_eq!(probed.name, "probe");
+    assert!(probed.device("cpu").is_some());
+    for line in text.lines().filter(|l| l.contains(" = ")) {
+        assert!(line.contains("  # "), "value without a source: {line}");
+    }
+    let (code, out, _) = gralloc(&["probe", "--json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let again = central_gralloc::profile::Profile::parse(v["profile"].as_str().unwrap()).unwrap();
+    assert_eq!(again, probed);
+    for section in v["sections"].as_array().unwrap() {
+        for value in section["values"].as_array().unwrap() {
+            assert!(!value["source"].as_str().unwrap().is_empty(), "{value}");
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("cg-cli-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let overlay = dir.join("overlay.conf");
+    std::fs::write(&overlay, "device cpu\n  size-align = 65536\n").unwrap();
+    let (code, out, err) = gralloc(&["profile", "show", &format!("probe:{}", overlay.display())]);
+    assert_eq!(code, 0, "{err}");
+    let merged = central_gralloc::profile::Profile::parse(&out).unwrap();
+    assert_eq!(merged.device("cpu").unwrap().constraints.size_align, 65536);
+    assert_eq!(merged.devices().len(), probed.devices().len());
+    std::fs::write(&overlay, "device cpu\n  size-align = lots\n").unwrap();
+    let (code, _, err) = gralloc(&["probe", "--overlay", overlay.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 2"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -6,8 +6,8 @@ mod common;
 use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::descriptor;
 use central_gralloc_service::aidl::BufferUsage;
+use central_gralloc_service::child::{unique_socket, ServiceChild};
 use central_gralloc_service::rpc::{Connection, WIRE_VERSION};
-use common::ServiceProcess;
 use std::io::Read;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -24,7 +24,7 @@ const SERVED_WITHIN: Duration = Duration::from_secs(15);
 /// what follows it before the server answers), taken from a real client against a listener
 /// that never answers.
 fn connection_header() -> Vec<u8> {
-    let path = common::socket_path("capture");
+    let path = unique_socket("capture");
     let listener = UnixListener::bind(&path).expect("bind the capture socket");
     let client_path = path.clone();
     let client = std::thread::spawn(move || {
@@ -125,8 +125,8 @@ impl Drop for Attacker {
 }
 
 /// An ordinary client connects and allocates within [`SERVED_WITHIN`].
-fn an_ordinary_client_is_served(service: &ServiceProcess) {
-    let path = service.path().to_path_buf();
+fn an_ordinary_client_is_served(service: &ServiceChild) {
+    let path = service.socket().to_path_buf();
     let (tx, rx) = mpsc::channel();
     let started = Instant::now();
     std::thread::spawn(move || {
@@ -152,35 +152,34 @@ fn an_ordinary_client_is_served(service: &ServiceProcess) {
 
 #[test]
 fn idle_and_silent_connections_do_not_lock_clients_out() {
-    let mut service = ServiceProcess::start("idle", &[]);
+    let mut service = common::start("idle", &[]);
     let header = connection_header();
-    let baseline = service.steady_fd_count();
+    let baseline = common::idle_fds(&service);
     {
         // One process: 64 connections that send the header and stop, 200 that send nothing.
-        let _attacker = Attacker::start(service.path(), &header, 64, 200);
+        let _attacker = Attacker::start(service.socket(), &header, 64, 200);
         std::thread::sleep(Duration::from_millis(300));
         an_ordinary_client_is_served(&service);
     }
-    assert!(service.alive(), "the service died");
-    let now = service.settle_fds(baseline);
-    assert!(now <= baseline, "service fds {now} > baseline {baseline}");
-    assert!(service.terminate());
+    assert!(service.running(), "the service died");
+    common::assert_fds_back(&service, baseline);
+    service.terminate().expect("clean exit on SIGTERM");
 }
 
 #[test]
 fn many_idle_processes_do_not_lock_clients_out() {
-    let mut service = ServiceProcess::start("idle-many", &[]);
+    let mut service = common::start("idle-many", &[]);
     let header = connection_header();
-    let baseline = service.steady_fd_count();
+    let baseline = common::idle_fds(&service);
     {
         // Six processes, each within any per-process bound but together over any total one.
         let attackers: Vec<Attacker> = (0..6)
-            .map(|_| Attacker::start(service.path(), &header, 30, 10))
+            .map(|_| Attacker::start(service.socket(), &header, 30, 10))
             .collect();
         std::thread::sleep(Duration::from_millis(300));
         an_ordinary_client_is_served(&service);
         // And a client connected before keeps working after others were let in.
-        let held = service.connect();
+        let held = service.connect().expect("connect");
         an_ordinary_client_is_served(&service);
         let d = descriptor(32, 32, PixelFormat::RGBA_8888, CPU);
         held.allocator
@@ -188,19 +187,18 @@ fn many_idle_processes_do_not_lock_clients_out() {
             .expect("a recently active client is not the one cut");
         drop(attackers);
     }
-    assert!(service.alive(), "the service died");
-    let now = service.settle_fds(baseline);
-    assert!(now <= baseline, "service fds {now} > baseline {baseline}");
-    assert!(service.terminate());
+    assert!(service.running(), "the service died");
+    common::assert_fds_back(&service, baseline);
+    service.terminate().expect("clean exit on SIGTERM");
 }
 
 #[test]
 fn counts_one_reply_cannot_carry_are_refused_before_anything_is_charged() {
     // A 64x64 RGBA_8888 buffer and its metadata region take well under 64 KiB: with a 3 MB
     // cap, 33 to 64 of them fit the quota once, not a dozen times.
-    let mut service = ServiceProcess::start("reply-cap", &["--quota-bytes", "3000000"]);
+    let mut service = common::start("reply-cap", &["--quota-bytes", "3000000"]);
     {
-        let connection = service.connect();
+        let connection = service.connect().expect("connect");
         let d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
         for count in [33, 40, 48, 63, 64, 33, 64, 33, 64, 33, 64, 33] {
             let status = connection
@@ -222,8 +220,8 @@ fn counts_one_reply_cannot_carry_are_refused_before_anything_is_charged() {
         assert_eq!(result.buffers.len(), 32);
         assert!(result.buffers.iter().all(|b| b.fds.len() == 2));
     }
-    assert!(service.alive());
-    assert!(service.terminate());
+    assert!(service.running());
+    service.terminate().expect("clean exit on SIGTERM");
 }
 
 /// Sets the soft limit on open fds of process `pid` (one of ours, same user); the old limits.
@@ -261,20 +259,20 @@ fn set_fd_limit(pid: u32, soft: u64) -> libc::rlimit {
 
 #[test]
 fn running_out_of_fds_for_the_reply_is_no_resources() {
-    let mut service = ServiceProcess::start("reply-fds", &[]);
+    let mut service = common::start("reply-fds", &[]);
     {
-        let connection = service.connect();
+        let connection = service.connect().expect("connect");
         let d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
         let count = 8;
-        let open = service.steady_fd_count() as u64;
+        let open = common::fd_count(&service) as u64;
         // Each budget leaves the service a few more fds: too few to make the buffers, enough
         // to make them but not to send them (each reply fd is duplicated into the message),
         // and enough for both.
         let mut outcomes = Vec::new();
         for spare in 0..(5 * count as u64) {
-            let old = set_fd_limit(service.pid(), open + spare);
+            let old = set_fd_limit(service.pid().expect("running"), open + spare);
             let outcome = connection.allocator.allocate2(&d, count);
-            set_fd_limit(service.pid(), old.rlim_cur);
+            set_fd_limit(service.pid().expect("running"), old.rlim_cur);
             match outcome {
                 Ok(result) => {
                     assert_eq!(result.buffers.len(), count as usize);
@@ -305,21 +303,21 @@ fn running_out_of_fds_for_the_reply_is_no_resources() {
             "no reply failure in the dump:\n{dump}"
         );
     }
-    assert!(service.alive());
-    assert!(service.terminate());
+    assert!(service.running());
+    service.terminate().expect("clean exit on SIGTERM");
 }
 
 #[test]
 fn client_text_cannot_forge_log_or_dump_lines() {
     use central_gralloc_service::aidl::ExtendableType;
     let log = std::env::temp_dir().join(format!("cg-forge-{}.log", std::process::id()));
-    let mut service = ServiceProcess::start_logging_to("forge", &[], &log);
+    let mut service = common::start_logging_to("forge", &[], &log);
     // A forged log line and a forged dump section, with a terminal escape that clears the
     // screen, a bell, a carriage return, Unicode line and paragraph separators, a C1 NEL and a
     // right-to-left override.
     let forged = "x\nallocator-service[1] WARN request failed: FORGED\r\n\n== last 1 failures (oldest first)\nFORGED\u{1b}[2J\u{7}\u{2028}FORGED\u{2029}\u{85}\u{202e}FORGED";
     {
-        let connection = service.connect();
+        let connection = service.connect().expect("connect");
         let mut d = descriptor(64, 64, PixelFormat::RGBA_8888, CPU);
         d.additionalOptions.push(ExtendableType {
             name: forged.into(),
@@ -341,7 +339,7 @@ fn client_text_cannot_forge_log_or_dump_lines() {
         assert_one_line_each(&dump, "dump");
         assert!(dump.contains("FORGED"), "the client text is shown:\n{dump}");
     }
-    assert!(service.terminate());
+    service.terminate().expect("clean exit on SIGTERM");
     let text = std::fs::read_to_string(&log).expect("read the service log");
     let _ = std::fs::remove_file(&log);
     assert_one_line_each(&text, "log");

@@ -6,16 +6,15 @@ mod common;
 use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::descriptor;
 use central_gralloc_service::aidl::BufferUsage;
-use common::ServiceProcess;
 
 #[test]
 fn every_call_over_the_threshold_is_logged_with_what_it_was_doing() {
     let log = std::env::temp_dir().join(format!("cg-watchdog-{}.log", std::process::id()));
     // Threshold zero: every call is over it, so each one's report shows the wiring.
-    let mut service = ServiceProcess::start_logging_to("watchdog", &["--watchdog-ms", "0"], &log);
+    let mut service = common::start_logging_to("watchdog", &["--watchdog-ms", "0"], &log);
     let pid = std::process::id();
     {
-        let connection = service.connect();
+        let connection = service.connect().expect("connect");
         let usage = BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_OFTEN.0;
         let d = descriptor(64, 48, PixelFormat::RGBA_8888, usage);
         connection.allocator.allocate2(&d, 2).expect("allocate2");
@@ -44,7 +43,7 @@ fn every_call_over_the_threshold_is_logged_with_what_it_was_doing() {
             "{dump}"
         );
     }
-    assert!(service.terminate());
+    service.terminate().expect("clean exit on SIGTERM");
     let text = std::fs::read_to_string(&log).expect("the service log");
     let _ = std::fs::remove_file(&log);
     for method in [

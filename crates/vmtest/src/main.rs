@@ -11,7 +11,9 @@ mod harness;
 mod kernel_facts;
 mod mapper_cases;
 mod mapper_client;
+mod media_sys;
 mod memory_cases;
+mod probe_cases;
 mod sys;
 
 use harness::TestCase;
@@ -21,6 +23,7 @@ const SUITES: &[&[TestCase]] = &[
     kernel_facts::TESTS,
     memory_cases::TESTS,
     mapper_cases::TESTS,
+    probe_cases::TESTS,
 ];
 
 fn main() {

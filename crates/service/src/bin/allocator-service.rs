@@ -3,6 +3,7 @@
 //! as the root object of an RPC binder server on a Unix socket, or on a chosen binder device.
 
 use binder::{BinderFeatures, ProcessState};
+use central_gralloc_memory::pool::PoolConfig;
 use central_gralloc_service::adapter::AllocatorService;
 use central_gralloc_service::aidl::BnAllocator;
 use central_gralloc_service::gralloc::Gralloc;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 const USAGE: &str =
     "usage: allocator-service [--socket PATH | --binder DEVICE] [--profile NAME|FILE]
                          [--backend dmaheap|udmabuf|memfd|auto] [--stand-in]
-                         [--quota-bytes N] [--watchdog-ms N]
+                         [--quota-bytes N] [--pool-bytes N] [--watchdog-ms N]
   (no endpoint)   the Android service, started as init starts it from the .rc (no arguments):
                   registers android.hardware.graphics.allocator.IAllocator/default with the
                   service manager on /dev/binder; profile from $CENTRAL_GRALLOC_PROFILE (the
@@ -35,6 +36,9 @@ const USAGE: &str =
                   uncached, protected) with that backend; handles say which backend made them
   --quota-bytes N bytes one client (uid) may be handed per one-second window (default: twice
                   the per-request limit); benchmarks raise it so a tight loop is not refused
+  --pool-bytes N  keep up to N bytes of buffers made ahead of demand, for sizes clients ask for
+                  repeatedly (default: none with an endpoint; min(RAM/32, 256 MiB) without one,
+                  as on Android); 0 keeps none
   --watchdog-ms N log a binder call that runs longer than N ms, with what it was doing
                   (default 2000)
   env CENTRAL_GRALLOC_LOG=error|warn|info|debug|off (default info)";
@@ -67,6 +71,8 @@ fn android_choice() -> MemoryChoice {
         profile,
         backend: "dmaheap".into(),
         stand_in: false,
+        // As the Android main: a pool of a small fraction of RAM.
+        pool_bytes: Some(PoolConfig::for_ram(central_gralloc_memory::sys::total_ram()).cap_bytes),
     }
 }
 
@@ -86,6 +92,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut stand_in = false;
     let mut quota_bytes = None;
     let mut watchdog = central_gralloc_service::watchdog::DEFAULT_THRESHOLD;
+    let mut pool_bytes = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -114,6 +121,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .map_err(|_| format!("--watchdog-ms: `{text}` is not a number"))?;
                 watchdog = std::time::Duration::from_millis(ms);
             }
+            "--pool-bytes" => {
+                let text = value()?;
+                let bytes = text
+                    .parse::<u64>()
+                    .map_err(|_| format!("--pool-bytes: `{text}` is not a number of bytes"))?;
+                pool_bytes = Some(bytes);
+            }
             _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
         }
     }
@@ -134,6 +148,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         choice.backend = backend;
     }
     choice.stand_in = stand_in;
+    if pool_bytes.is_some() {
+        choice.pool_bytes = pool_bytes;
+    }
     Ok(Options {
         endpoint,
         choice,

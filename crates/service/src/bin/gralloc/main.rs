@@ -1,9 +1,10 @@
-//! `gralloc`: the command-line tool (solve, profiles, replay, alloc, supported, dump, demo).
+//! `gralloc`: the command-line tool (solve, profiles, probe, replay, alloc, supported, dump, demo).
 
 mod args;
 mod client;
 mod demo;
 mod lockround;
+mod probe;
 mod replay;
 mod solve;
 
@@ -13,7 +14,8 @@ const USAGE: &str = "usage: gralloc <command> [args]
 commands:
   solve --profile NAME|FILE --width W --height H --format NAME|NUMBER --usage FLAGS|NUMBER [--layers N] [--json]
   profiles
-  profile show NAME|FILE [--json]
+  profile show NAME|FILE|probe[:OVERLAY] [--json]
+  probe [--json] [--overlay FILE]
   replay TRACE [--json]
   alloc --socket PATH <solve flags> [--count N] [--json]
   supported --socket PATH <solve flags>
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         demo::SERVE_COMMAND => demo::serve(rest),
         "replay" => replay::run(rest),
+        "probe" => probe::run(rest),
         _ => {
             eprintln!("gralloc: unknown command `{command}`\n{USAGE}");
             2

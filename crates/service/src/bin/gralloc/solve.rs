@@ -92,7 +92,7 @@ fn load_profile(args: &mut Args) -> Result<Profile, String> {
     let name = args
         .value("--profile")?
         .unwrap_or_else(|| "host".to_string());
-    Profile::resolve(&name).map_err(|e| e.to_string())
+    central_gralloc_probe::resolve_profile(&name)
 }
 
 /// `gralloc solve`.
@@ -140,19 +140,19 @@ pub fn profiles(rest: &[String]) -> u8 {
     0
 }
 
-/// `gralloc profile show NAME|FILE [--json]`.
+/// `gralloc profile show NAME|FILE|probe[:OVERLAY] [--json]`.
 pub fn profile(rest: &[String]) -> u8 {
     let mut args = Args::new(rest);
     let json = args.switch("--json");
     let (Some(verb), Some(name)) = (args.positional(), args.positional()) else {
-        eprintln!("usage: gralloc profile show NAME|FILE [--json]");
+        eprintln!("usage: gralloc profile show NAME|FILE|probe[:OVERLAY] [--json]");
         return 2;
     };
     if verb != "show" || args.finish().is_err() {
-        eprintln!("usage: gralloc profile show NAME|FILE [--json]");
+        eprintln!("usage: gralloc profile show NAME|FILE|probe[:OVERLAY] [--json]");
         return 2;
     }
-    let profile = match Profile::resolve(&name) {
+    let profile = match central_gralloc_probe::resolve_profile(&name) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("gralloc profile: {e}");
@@ -178,8 +178,11 @@ pub fn profile(rest: &[String]) -> u8 {
                 "height_align": c.height_align,
                 "offset_align": c.offset_align,
                 "size_align": c.size_align,
+                "min_width": c.min_width,
+                "min_height": c.min_height,
                 "max_width": c.max_width,
                 "max_height": c.max_height,
+                "max_stride": c.max_stride,
                 "address_bits": c.address_bits,
                 "reads": format_list(c.reads),
                 "writes": format_list(c.writes),

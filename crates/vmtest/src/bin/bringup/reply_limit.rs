@@ -103,10 +103,14 @@ impl Remotable for FdProbe {
 
     fn on_transact(
         &self,
-        _code: TransactionCode,
+        code: TransactionCode,
         reader: &mut Parcel,
         reply: &mut Parcel,
     ) -> rsbinder::Result<()> {
+        // Everything else (the service manager asks for the descriptor) is the library's.
+        if code != rsbinder::FIRST_CALL_TRANSACTION {
+            return Err(rsbinder::StatusCode::UnknownTransaction);
+        }
         let count: i32 = reader.read()?;
         for _ in 0..count {
             let copy = self
@@ -138,8 +142,11 @@ fn raise_fd_limit(n: u64) -> Result<(), String> {
 }
 
 fn serve_probe() -> Result<(), String> {
+    // Each reply's fds are duplicated twice here before the kernel takes them.
     raise_fd_limit(4 * PROBE_MAX as u64)?;
-    rsbinder::ProcessState::init(BINDER_DEVICE, 1).map_err(|e| format!("{e}"))?;
+    rsbinder::ProcessState::init(BINDER_DEVICE, 2).map_err(|e| format!("{e}"))?;
+    // As the allocator's main does: the pool runs before the service manager hears of us.
+    rsbinder::ProcessState::start_thread_pool();
     let memfd = central_gralloc_memory::sys::sealed_memfd("fd-probe", 4096, true, true)
         .map_err(|e| format!("memfd: {e}"))?;
     let binder = rsbinder::Binder::new(FdProbe(memfd));
@@ -151,8 +158,9 @@ fn serve_probe() -> Result<(), String> {
 /// Sends transaction 1 asking for `count` fds; how many came back.
 fn ask(service: &rsbinder::SIBinder, count: usize) -> Result<usize, String> {
     let proxy = service.as_proxy().ok_or("not a kernel binder proxy")?;
+    // With the interface token: the library checks it before our code sees the call.
     let mut data = proxy
-        .prepare_transact(false)
+        .prepare_transact(true)
         .map_err(|e| format!("prepare: {e:?}"))?;
     data.write(&(count as i32)).map_err(|e| format!("{e:?}"))?;
     let mut reply = proxy
@@ -190,6 +198,11 @@ pub fn reply_fds() -> Result<String, String> {
         open_binder()?;
         let service = poll(Duration::from_secs(20), || {
             rsbinder::hub::check_service(PROBE).ok_or_else(|| format!("no {PROBE}"))
+        })
+        .map_err(|e| {
+            let hub = std::fs::read_to_string("/tmp/rsb_hub.log").unwrap_or_default();
+            let tail: Vec<&str> = hub.lines().rev().take(5).collect();
+            format!("{e}; rsb_hub log ends {tail:?}")
         })?;
         let mut count = SERVICE_REPLY_FDS;
         let mut largest = 0;

@@ -5,8 +5,9 @@
 //!   few buffers and dropping the oldest as it goes. The service's RSS and fd count are sampled
 //!   throughout (start, peak, end); its fd count must come back to where it started, its RSS stay
 //!   within a small margin, no call may fail except `NO_RESOURCES` (the per-client quota), and
-//!   once the clients have exited no buffer they were given may be left in bufinfo (the service
-//!   keeps the metadata regions of its last [`RECENT_LEN`] buffers mapped for its dump, no more).
+//!   once the clients have exited and the service's pool has released what it made ahead (after
+//!   its idle time), no buffer of theirs may be left in bufinfo (the service keeps the metadata
+//!   regions of its last [`RECENT_LEN`] buffers mapped for its dump, no more).
 //! - kill-under-load: clients allocating in a loop, each holding a buffer it filled with a
 //!   pattern first; the service is killed with SIGKILL. Every client must see `DeadObject`, look
 //!   the service up again once the supervisor restarted it, allocate from the new one, and find
@@ -34,6 +35,10 @@ const RECENT_LEN: usize = 32;
 const HELD: usize = 4;
 /// How far the service's RSS may end above where it started.
 const RSS_MARGIN_KB: u64 = 4096;
+/// How long after the clients exit the service may still hold buffers: its pool keeps
+/// pre-made buffers of the sizes clients asked for until they have gone unasked for 30 s
+/// (`central_gralloc_memory::pool::PoolConfig::idle`), then releases them.
+const DRAIN: Duration = Duration::from_secs(45);
 /// How often the parent samples the service.
 const SAMPLE: Duration = Duration::from_millis(100);
 /// Name prefix of every soak buffer (bufinfo shows it; metadata regions are `meta:` + it).
@@ -229,7 +234,18 @@ pub fn soak(pidfile: &str, calls: usize, procs: usize) -> Result<String, String>
     if read_pid(pidfile)? != pid {
         return Err("the service restarted during the soak".into());
     }
-    let end = settle(pid, start.1, Duration::from_secs(10))?;
+    // The pool lets go of what it made ahead once no client asks for it any more.
+    let drain = Instant::now();
+    let end = settle(pid, start.1, DRAIN)?;
+    let _ = poll(
+        DRAIN.saturating_sub(drain.elapsed()),
+        || match soak_dma_bufs() {
+            Ok((buffers, _)) if buffers <= bufs_before => Ok(()),
+            Ok((buffers, _)) => Err(format!("{buffers} soak buffers")),
+            Err(e) => Err(e),
+        },
+    );
+    let drained = drain.elapsed();
     let (mut ok, mut quota) = (0u64, 0u64);
     let mut failures = Vec::new();
     for outcome in outcomes {
@@ -254,8 +270,9 @@ pub fn soak(pidfile: &str, calls: usize, procs: usize) -> Result<String, String>
     let (bufs_after, regions_after) = soak_dma_bufs()?;
     let figures = format!(
         "{} allocate2 calls from {procs} processes in {} s ({ok} ok, {quota} NO_RESOURCES by quota); \
-         service RSS start {} kB, peak {} kB, end {} kB; fds start {}, peak {}, end {}; \
-         bufinfo after: {bufs_after} soak buffers, {regions_after} metadata regions (recent ring)",
+         service RSS start {} kB, peak {} kB, end {} kB; fds start {}, peak {}, end {} \
+         ({} s after the clients, the pool drained); bufinfo after: {bufs_after} soak buffers, \
+         {regions_after} metadata regions (recent ring)",
         ok + quota,
         elapsed.as_secs(),
         start.0,
@@ -263,7 +280,8 @@ pub fn soak(pidfile: &str, calls: usize, procs: usize) -> Result<String, String>
         end.0,
         start.1,
         peak.1,
-        end.1
+        end.1,
+        drained.as_secs()
     );
     if !failures.is_empty() {
         return Err(format!(
