@@ -279,6 +279,17 @@ pub fn solve_for(
         }
     }
 
+    let (heap, heap_reason, cache, cache_reason) = choose_heap(descriptor, profile, all, &merged)?;
+    // The allocating heap may have rules of its own (a DRM driver's pitch, its largest buffer):
+    // the layout satisfies them as it satisfies every device's.
+    let heap_limits = Constraints {
+        stride_align: heap.stride_align,
+        max_size: heap.max_size,
+        ..Constraints::NONE
+    };
+    let merged = merged
+        .merge(&heap_limits)
+        .ok_or_else(|| SolveError::AlignmentOverflow(format!("the {} heap", heap.role)))?;
     let layout = layout::compute(
         info,
         descriptor.width,
@@ -287,8 +298,14 @@ pub fn solve_for(
         &merged,
     )
     .map_err(SolveError::Layout)?;
-
-    let (heap, heap_reason, cache, cache_reason) = choose_heap(descriptor, profile, all, &merged)?;
+    if layout.size > heap.max_size {
+        return Err(SolveError::Limit {
+            device: format!("the {} heap ({})", heap.role, heap.name),
+            what: "size",
+            value: layout.size,
+            limit: heap.max_size,
+        });
+    }
     let placement = Placement {
         heap: heap.role,
         contiguous: heap.contiguous,
@@ -352,12 +369,54 @@ fn choose_heap<'p>(
         if !fits(heap) {
             return Err(narrowest());
         }
+        if !merged.imports_foreign {
+            let i = first_device(profile, all, |d| !d.constraints.imports_foreign);
+            return Err(SolveError::Conflict {
+                device: profile.devices()[i].name.clone(),
+                reason: "imports only memory its own driver allocated, not protected memory".into(),
+            });
+        }
         return Ok((
             heap,
             HeapReason::Protected,
             CachePolicy::Uncached,
             CacheReason::Protected,
         ));
+    }
+    if !merged.imports_foreign {
+        // Nothing else can serve such a device: a dma-buf from any heap would fail at its
+        // PRIME import, so the buffer comes from the device's own driver, and every other
+        // device (which imports foreign dma-bufs) takes that driver's export.
+        let i = first_device(profile, all, |d| !d.constraints.imports_foreign);
+        let device = profile.devices()[i].name.as_str();
+        let heap = profile.heap(HeapRole::Device).ok_or_else(|| {
+            SolveError::MissingHeap(
+                HeapRole::Device,
+                format!("{device} cannot import dma-bufs another driver exported"),
+            )
+        })?;
+        if merged.contiguous && !heap.contiguous {
+            let j = first_device(profile, all, |d| d.constraints.contiguous);
+            return Err(SolveError::Conflict {
+                device: profile.devices()[j].name.clone(),
+                reason: format!(
+                    "needs contiguous memory and {device} needs memory {} allocates, which is not",
+                    heap.name
+                ),
+            });
+        }
+        if !fits(heap) {
+            return Err(narrowest());
+        }
+        // The exporting driver decides the CPU mapping; DRM's shmem-backed objects map cached.
+        let (cache, cache_reason) = if descriptor.usage.cpu_reads_often() {
+            (CachePolicy::Cached, CacheReason::CpuReadsOften)
+        } else if merged.coherent {
+            (CachePolicy::Cached, CacheReason::AllCoherent)
+        } else {
+            (CachePolicy::Cached, CacheReason::DeviceHeap)
+        };
+        return Ok((heap, HeapReason::DeviceMemoryFor(i), cache, cache_reason));
     }
     if merged.contiguous {
         let i = first_device(profile, all, |d| d.constraints.contiguous);
@@ -493,6 +552,12 @@ pub fn check_device(
     }
     if c.contiguous && !placement.contiguous {
         return conflict("needs physically contiguous memory".into());
+    }
+    if !c.imports_foreign && placement.heap != HeapRole::Device {
+        return conflict(format!(
+            "imports only memory its own driver allocated, and this buffer is on the {} heap",
+            placement.heap
+        ));
     }
     if placement.address_bits > c.address_bits {
         return conflict(format!(

@@ -9,7 +9,7 @@
 //! | index | field |
 //! |------:|-------|
 //! | 0     | magic `CGHB` |
-//! | 1     | version (1) |
+//! | 1     | version (2) |
 //! | 2     | number of ints (55) |
 //! | 3     | number of fds (2) |
 //! | 4–5   | buffer id |
@@ -20,7 +20,7 @@
 //! | 14    | DRM fourcc of the resolved format (0 if none) |
 //! | 15–16 | allocation size |
 //! | 17–18 | layer stride |
-//! | 19    | heap role (0 system, 1 system-uncached, 2 contiguous, 3 protected) |
+//! | 19    | heap role (0 system, 1 system-uncached, 2 contiguous, 3 protected, 4 device) |
 //! | 20    | cache policy (0 cached, 1 uncached) |
 //! | 21    | buffer kind (0 dma-heap, 1 udmabuf, 2 memfd) |
 //! | 22–23 | reserved size |

@@ -117,7 +117,8 @@ fn forged_fields_are_refused() {
     assert!(forge(12, 1 << 1).is_err()); // usage bit 33
     assert!(forge(15, 4095).is_err()); // size not page-aligned
     assert!(forge(18, 7).is_err()); // layer stride beyond the allocation
-    assert!(forge(19, 4).is_err()); // heap role
+    assert!(forge(19, 4).is_ok()); // the device heap
+    assert!(forge(19, 5).is_err()); // heap role
     assert!(forge(20, 2).is_err()); // cache policy
     assert!(forge(21, -1).is_err()); // kind
     assert!(forge(24, 8192).is_err()); // metadata size vs reserved
