@@ -1,6 +1,7 @@
 //! `Allocator`: descriptor → placement (the core's solver, over the heaps that really exist) →
 //! limits → memory + metadata region + id, for `count` buffers at once, all or nothing.
 
+use crate::drm::DrmHeap;
 use crate::error::MemError;
 use crate::handle::{encode_dup, BufferInfo, NativeHandle};
 use crate::heap::{
@@ -186,6 +187,16 @@ impl Allocator {
             Backend::DmaHeap => {
                 let present = list_heaps(&backend.heap_dir)?;
                 for spec in profile.heaps() {
+                    if spec.role == HeapRole::Device {
+                        match DrmHeap::open(&backend.dri_dir, &spec.name) {
+                            Ok(heap) => heaps.push((spec.role, Box::new(heap))),
+                            Err(MemError::HeapUnavailable { reason, .. }) => {
+                                missing(spec.role, reason)
+                            }
+                            Err(e) => missing(spec.role, e.to_string()),
+                        }
+                        continue;
+                    }
                     if !present.contains(&spec.name) {
                         missing(
                             spec.role,
@@ -268,7 +279,7 @@ impl Allocator {
             .filter_map(|spec| {
                 let (_, heap) = heaps.iter().find(|(role, _)| *role == spec.role)?;
                 Some(match heap.kind() {
-                    BufferKind::DmaHeap => spec.clone(),
+                    BufferKind::DmaHeap | BufferKind::Drm => spec.clone(),
                     // Stand-ins give ordinary memory anywhere in RAM, whatever the profile's
                     // system heap promised; the solver must see what they really provide.
                     BufferKind::Udmabuf | BufferKind::Memfd => HeapSpec {
@@ -434,9 +445,11 @@ impl Allocator {
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
 
+        // A display reads rows at the first plane's pitch; heaps that scan out shape to it.
+        let pitch = placement.layout.planes().first().map_or(0, |p| p.stride);
         let mut buffers = Vec::with_capacity(count as usize);
         for _ in 0..count {
-            let memory = heap.allocate(size, &descriptor.name)?;
+            let memory = heap.allocate_with_pitch(size, pitch, &descriptor.name)?;
             let id = self.ids.next();
             let metadata = metadata::create(
                 metadata_heap,

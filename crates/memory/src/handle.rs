@@ -22,15 +22,17 @@
 //! | 17–18 | layer stride |
 //! | 19    | heap role (0 system, 1 system-uncached, 2 contiguous, 3 protected, 4 device) |
 //! | 20    | cache policy (0 cached, 1 uncached) |
-//! | 21    | buffer kind (0 dma-heap, 1 udmabuf, 2 memfd) |
+//! | 21    | buffer kind (0 dma-heap, 1 udmabuf, 2 memfd, 3 drm: a DRM device's export) |
 //! | 22–23 | reserved size |
 //! | 24–25 | metadata region size |
 //! | 26    | plane count (1–3) |
 //! | 27–53 | 3 planes × (offset:2, stride:2, size:2, width, height, fourcc); unused planes zero |
-//! | 54    | metadata region kind, as int 21 (0 dma-heap, 1 udmabuf: a dma-buf; 2 memfd) |
+//! | 54    | metadata region kind, as int 21 (0 dma-heap, 1 udmabuf: a dma-buf; 2 memfd; never 3) |
 //!
 //! A reader accepts exactly its own version and length; a later version changes the version
 //! number (and may append ints), so an old reader refuses it cleanly instead of misreading it.
+//! The device heap (role 4, kind 3) added values, not fields: a reader that predates them
+//! refuses such a handle as an unknown role, so the layout and its version stayed.
 
 use crate::error::{MemError, SysOp};
 use crate::heap::BufferKind;
@@ -370,10 +372,12 @@ impl BufferInfo {
         let metadata_kind = usize::try_from(metadata_kind)
             .ok()
             .and_then(|i| BufferKind::ALL.get(i).copied())
+            // The region comes from the system-role heap, never from a device's own memory.
+            .filter(|k| *k != BufferKind::Drm)
             .ok_or(bad(
                 "metadata kind",
                 metadata_kind as u32 as u64,
-                "no such buffer kind",
+                "no such metadata region kind",
             ))?;
         if size == 0 || size % PAGE_SIZE != 0 {
             return Err(bad(

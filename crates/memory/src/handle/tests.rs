@@ -121,6 +121,7 @@ fn forged_fields_are_refused() {
     assert!(forge(19, 5).is_err()); // heap role
     assert!(forge(20, 2).is_err()); // cache policy
     assert!(forge(21, -1).is_err()); // kind
+    assert!(forge(21, 4).is_err());
     assert!(forge(24, 8192).is_err()); // metadata size vs reserved
     assert!(forge(54, 3).is_err()); // metadata kind
     assert!(forge(54, -1).is_err());

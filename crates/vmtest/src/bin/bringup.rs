@@ -188,10 +188,12 @@ fn descriptor() -> BufferDescriptorInfo {
         height: 480,
         layerCount: 1,
         format: PixelFormat::RGBA_8888,
+        // A CPU-drawn frame for the video encoder: on the system dma-heap. (GPU or composer
+        // usage puts a cuttlefish buffer in virtio-gpu's memory: `bringup display`.)
         usage: BufferUsage(
             BufferUsage::CPU_READ_OFTEN.0
                 | BufferUsage::CPU_WRITE_OFTEN.0
-                | BufferUsage::GPU_TEXTURE.0,
+                | BufferUsage::VIDEO_ENCODER.0,
         ),
         ..Default::default()
     }

@@ -205,7 +205,7 @@ fn demo_profile(name: &str) -> Result<(), String> {
                 let i = &first.info;
                 let heap_name = declared.heap(i.heap).map_or("?", |h| h.name.as_str());
                 let heap = match i.kind {
-                    BufferKind::DmaHeap => format!("{} ({heap_name})", i.heap),
+                    BufferKind::DmaHeap | BufferKind::Drm => format!("{} ({heap_name})", i.heap),
                     kind => {
                         stand_in = true;
                         format!("{} ({kind} stand-in*)", i.heap)
