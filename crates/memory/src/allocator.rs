@@ -11,11 +11,13 @@ use crate::id::BufferIds;
 use crate::limits::Limits;
 use crate::map::{begin_cpu_access, end_cpu_access, CpuAccess, Mapping, SyncOutcome};
 use crate::metadata::{self, MetadataInit};
+use crate::pool::{Pool, PoolConfig, PoolKey, RefillFailure, TrimReason};
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::profile::{HeapRole, HeapSpec, Profile};
 use central_gralloc::solver::{self, Placement, SolveError};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 
 /// One allocated buffer: its memory, its metadata region and everything its handle says.
 #[derive(Debug)]
@@ -23,6 +25,9 @@ pub struct Buffer {
     memory: OwnedFd,
     metadata: OwnedFd,
     info: BufferInfo,
+    /// The metadata region's header page, mapped read-write to write the header; kept for a
+    /// caller that reads the region later (the service's dump) instead of mapping it again.
+    header: Option<Mapping>,
 }
 
 impl Buffer {
@@ -37,6 +42,11 @@ impl Buffer {
     /// The metadata region fd.
     pub fn metadata_fd(&self) -> BorrowedFd<'_> {
         self.metadata.as_fd()
+    }
+    /// The metadata region's header page mapping, if the buffer still has it (taking it leaves
+    /// none).
+    pub fn take_header(&mut self) -> Option<Mapping> {
+        self.header.take()
     }
     /// What kind of fd the memory is.
     pub fn kind(&self) -> BufferKind {
@@ -169,6 +179,8 @@ pub struct Allocator {
     unavailable: Vec<Unavailable>,
     limits: Limits,
     ids: BufferIds,
+    /// Buffers made ahead of demand (disabled unless [`Allocator::with_pool`] turns it on).
+    pool: Pool,
 }
 
 impl Allocator {
@@ -299,7 +311,32 @@ impl Allocator {
             unavailable,
             limits,
             ids: BufferIds::new(),
+            pool: Pool::new(PoolConfig::DISABLED),
         }
+    }
+
+    /// This allocator with a pool of pre-made buffers ([`crate::pool`]); the owner runs
+    /// [`Allocator::refill_pool`] and [`Allocator::trim_pool`] on a background thread.
+    pub fn with_pool(mut self, config: PoolConfig) -> Allocator {
+        self.pool = Pool::new(config);
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Makes the buffers the pool's classes lack, from their heaps; returns the refills that
+    /// failed (the pool shrank those classes; requests still go to the heap).
+    pub fn refill_pool(&self) -> Vec<RefillFailure> {
+        self.pool
+            .refill(|index| self.heaps.get(index).map(|(_, heap)| heap.as_ref()))
+    }
+
+    /// Releases idle pooled buffers, or all of them under memory pressure.
+    pub fn trim_pool(&self, pressure: bool) -> Vec<(PoolKey, usize, TrimReason)> {
+        self.pool.trim(Instant::now(), pressure)
     }
 
     /// The declared profile.
@@ -427,8 +464,8 @@ impl Allocator {
             placement,
             metadata_size,
             buffer_bytes,
-            heap,
-            metadata_heap,
+            heap: heap_index,
+            metadata_heap: metadata_heap_index,
             domains,
             ..
         } = plan;
@@ -436,23 +473,72 @@ impl Allocator {
         self.limits.check(count, *buffer_bytes)?;
         let heap = self
             .heaps
-            .get(*heap)
+            .get(*heap_index)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(placement.heap))?;
         let metadata_heap = self
             .heaps
-            .get(*metadata_heap)
+            .get(*metadata_heap_index)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
 
-        // A display reads rows at the first plane's pitch; heaps that scan out shape to it.
-        let pitch = placement.layout.planes().first().map_or(0, |p| p.stride);
-        let mut buffers = Vec::with_capacity(count as usize);
+        let now = Instant::now();
+        let n = count as usize;
+        // A display reads rows at the first plane's pitch: heaps that scan out shape their memory
+        // to it, and their pooled buffers are classed by it.
+        let pitch = if heap.shapes_to_pitch() {
+            placement.layout.planes().first().map_or(0, |p| p.stride)
+        } else {
+            0
+        };
+        let memory_key = PoolKey {
+            heap: *heap_index,
+            size,
+            pitch,
+            header: false,
+        };
+        let metadata_key = PoolKey {
+            heap: *metadata_heap_index,
+            size: metadata_size,
+            pitch: 0,
+            header: true,
+        };
+        let metadata_name = format!("meta:{}", descriptor.name);
+        let mut pooled = self.pool.take(memory_key, &descriptor.name, n, now);
+        let mut pooled_metadata = self.pool.take(metadata_key, &metadata_name, n, now);
+        let mut buffers = Vec::with_capacity(n);
         for _ in 0..count {
-            let memory = heap.allocate_with_pitch(size, pitch, &descriptor.name)?;
+            // A pooled fd came straight from the same heap and was never mapped: it only needs
+            // this buffer's name.
+            let memory = match pooled.pop() {
+                Some(made) => {
+                    if made.name != descriptor.name {
+                        heap.rename(made.fd.as_fd(), &descriptor.name)?;
+                    }
+                    made.fd
+                }
+                None => heap.allocate_with_pitch(size, pitch, &descriptor.name)?,
+            };
             let id = self.ids.next();
-            let metadata = metadata::create(
-                metadata_heap,
+            let (metadata, header) = match pooled_metadata.pop() {
+                Some(made) => {
+                    if made.name != metadata_name {
+                        metadata_heap.rename(made.fd.as_fd(), &metadata_name)?;
+                    }
+                    let header = match made.header {
+                        Some(header) => header,
+                        None => metadata::map_header(made.fd.as_fd())?,
+                    };
+                    (made.fd, header)
+                }
+                None => {
+                    let fd = metadata_heap.allocate(metadata_size, &metadata_name)?;
+                    let header = metadata::map_header(fd.as_fd())?;
+                    (fd, header)
+                }
+            };
+            metadata::write_header(
+                &header,
                 &MetadataInit {
                     id,
                     name: &descriptor.name,
@@ -493,6 +579,7 @@ impl Allocator {
                 memory,
                 metadata,
                 info,
+                header: Some(header),
             });
         }
         Ok(Allocation {
@@ -521,6 +608,24 @@ impl Allocator {
             "limits: {} bytes and {} buffers per request",
             self.limits.max_batch_bytes, self.limits.max_count
         ));
+        let pool = &self.pool;
+        lines.push(format!(
+            "pool: {} of at most {} bytes held",
+            pool.held_bytes(),
+            pool.config().cap_bytes
+        ));
+        for (key, ready, target, stats) in pool.classes() {
+            let heap = self
+                .heaps
+                .get(key.heap)
+                .map_or("?".to_string(), |(role, heap)| {
+                    format!("{role} {}", heap.describe())
+                });
+            lines.push(format!(
+                "pool class {heap}, {} bytes: {ready} ready of {target}; hits {}, misses {}, refills {}, trims {}, failed refills {}",
+                key.size, stats.hits, stats.misses, stats.refills, stats.trims, stats.failures
+            ));
+        }
         lines
     }
 }

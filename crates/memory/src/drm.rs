@@ -23,7 +23,7 @@ use crate::sys::{self, fd_kind, DumbBuffer, FdKind};
 use central_gralloc::profile::HeapRole;
 use nix::errno::Errno;
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where DRM device nodes live.
@@ -210,7 +210,7 @@ impl DrmHeap {
         if !matches!(kind, FdKind::DmaBuf(_)) {
             return Err(MemError::WrongFdKind("an export that is not a dma-buf"));
         }
-        name_dma_buf(&fd, name, &who)?;
+        name_dma_buf(fd.as_fd(), name, &who)?;
         Ok(fd)
     }
 }
@@ -227,6 +227,12 @@ impl Heap for DrmHeap {
     }
     fn allocate_with_pitch(&self, size: u64, pitch: u64, name: &str) -> Result<OwnedFd, MemError> {
         self.allocate_shaped(size, pitch, name)
+    }
+    fn shapes_to_pitch(&self) -> bool {
+        true
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, &self.who())
     }
 }
 

@@ -17,7 +17,7 @@ use crate::error::{MemError, SysOp};
 use crate::sys;
 use nix::errno::Errno;
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where dma-heaps live.
@@ -89,6 +89,16 @@ pub trait Heap: Send + Sync + fmt::Debug {
     fn max_buffer_size(&self) -> Option<u64> {
         None
     }
+    /// Names a buffer this heap made earlier (a pooled one, at handout). A memfd's name is fixed
+    /// at creation, so by default nothing happens.
+    fn rename(&self, _fd: BorrowedFd<'_>, _name: &str) -> Result<(), MemError> {
+        Ok(())
+    }
+    /// Whether [`Heap::allocate_with_pitch`] shapes memory to the pitch (so buffers of one size
+    /// and different pitches are not interchangeable, and the pool keeps them apart).
+    fn shapes_to_pitch(&self) -> bool {
+        false
+    }
 }
 
 /// One kernel dma-heap, opened once and kept open.
@@ -135,8 +145,8 @@ impl DmaHeap {
 
 /// Names `buf`; a kernel without `DMA_BUF_SET_NAME_B` (ENOTTY) leaves buffers unnamed rather
 /// than making every allocation fail.
-pub(crate) fn name_dma_buf(buf: &OwnedFd, name: &str, heap: &str) -> Result<(), MemError> {
-    match sys::dma_buf_set_name(buf.as_fd(), name) {
+pub(crate) fn name_dma_buf(buf: BorrowedFd<'_>, name: &str, heap: &str) -> Result<(), MemError> {
+    match sys::dma_buf_set_name(buf, name) {
         Ok(()) | Err(Errno::ENOTTY) => Ok(()),
         Err(e) => Err(MemError::sys_on(SysOp::SetName, e, heap.to_string())),
     }
@@ -151,8 +161,11 @@ impl Heap for DmaHeap {
     }
     fn allocate(&self, size: u64, name: &str) -> Result<OwnedFd, MemError> {
         let buf = self.allocate_raw(size)?;
-        name_dma_buf(&buf, name, &self.name)?;
+        name_dma_buf(buf.as_fd(), name, &self.name)?;
         Ok(buf)
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, &self.name)
     }
 }
 
@@ -205,11 +218,14 @@ impl Heap for Udmabuf {
             .map_err(|e| MemError::sys_on(SysOp::Memfd, e, "udmabuf"))?;
         let buf = sys::udmabuf_create(self.device.as_fd(), memfd.as_fd(), size)
             .map_err(|e| MemError::sys_on(SysOp::Udmabuf, e, "udmabuf"))?;
-        name_dma_buf(&buf, name, "udmabuf")?;
+        name_dma_buf(buf.as_fd(), name, "udmabuf")?;
         Ok(buf)
     }
     fn max_buffer_size(&self) -> Option<u64> {
         self.size_limit
+    }
+    fn rename(&self, fd: BorrowedFd<'_>, name: &str) -> Result<(), MemError> {
+        name_dma_buf(fd, name, "udmabuf")
     }
 }
 

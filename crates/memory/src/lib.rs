@@ -19,6 +19,7 @@ pub mod id;
 pub mod limits;
 pub mod map;
 pub mod metadata;
+pub mod pool;
 pub mod sys;
 
 pub use allocator::{Allocation, Allocator, Buffer, Plan, Unavailable};

@@ -186,6 +186,19 @@ pub fn create(heap: &dyn Heap, init: &MetadataInit<'_>) -> Result<OwnedFd, MemEr
         limit: MAX_RESERVED_SIZE,
     })?;
     let fd = heap.allocate(size, &format!("meta:{}", init.name))?;
+    write_header(&map_header(fd.as_fd())?, init)?;
+    Ok(fd)
+}
+
+/// A read-write mapping of a region's header page: how the header is written (a dma-buf cannot
+/// be written with write(2)) and how the service reads the sync counters for its dump.
+pub fn map_header(fd: BorrowedFd<'_>) -> Result<Mapping, MemError> {
+    Mapping::new(fd, PAGE_SIZE, CpuAccess::ReadWrite)
+}
+
+/// Writes a new region's header through `header` ([`map_header`]) of a fresh region that nobody
+/// has written (everything not written stays the heap's zeros).
+pub fn write_header(header: &Mapping, init: &MetadataInit<'_>) -> Result<(), MemError> {
     // Fixed-size buffer and constant offsets below HEADER_SIZE: the indexing cannot go out of bounds.
     let mut head = [0u8; OFFSET_SYNCS_DECIDED];
     put_u32(&mut head, OFFSET_MAGIC, MAGIC);
@@ -211,9 +224,7 @@ pub fn create(heap: &dyn Heap, init: &MetadataInit<'_>) -> Result<OwnedFd, MemEr
         end -= 1;
     }
     head[OFFSET_NAME..OFFSET_NAME + end].copy_from_slice(&init.name.as_bytes()[..end]);
-    // Through a mapping of the first page: a dma-buf cannot be written with write(2).
-    Mapping::new(fd.as_fd(), PAGE_SIZE, CpuAccess::Write)?.write(0, &head)?;
-    Ok(fd)
+    header.write(0, &head)
 }
 
 /// Reads and checks a region's fixed header: magic, version and header size. `fd` may be

@@ -6,6 +6,7 @@ use android_hardware_graphics_allocator::aidl::android::hardware::graphics::allo
 use anyhow::{anyhow, Context, Result};
 use binder::{BinderFeatures, ProcessState};
 use central_gralloc::profile::Profile;
+use central_gralloc_memory::pool::PoolConfig;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Limits};
 use central_gralloc_service::adapter::AllocatorService;
 use central_gralloc_service::gralloc::Gralloc;
@@ -46,7 +47,9 @@ fn run() -> Result<()> {
         &BackendConfig::new(Backend::DmaHeap),
         Limits::for_this_machine(),
     )
-    .context("cannot set up the dma-heaps")?;
+    .context("cannot set up the dma-heaps")?
+    // Buffers made ahead of demand for the sizes clients keep asking for (memory::pool).
+    .with_pool(PoolConfig::for_ram(central_gralloc_memory::sys::total_ram()));
     for line in memory.describe() {
         info!("heap {line}");
     }
@@ -55,6 +58,7 @@ fn run() -> Result<()> {
     }
     let quota = Quota::for_request_limit(memory.limits().max_batch_bytes);
     let gralloc = Arc::new(Gralloc::new(memory, quota));
+    Gralloc::start_pool(&gralloc);
 
     // Before the pool starts: this thread becomes SCHED_FIFO with SCHED_RESET_ON_FORK, so the
     // pool threads start at ordinary priority and only this one, which joins the pool below,

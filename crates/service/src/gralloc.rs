@@ -15,7 +15,7 @@ use central_gralloc::usage::Usage;
 use central_gralloc_memory::{Allocator, MemError, NativeHandle, Plan};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 /// Who is asking: the binder caller's identity.
@@ -70,6 +70,22 @@ impl Gralloc {
         }
     }
 
+    /// Starts the thread that keeps the memory layer's pool filled and trims it when idle or
+    /// under memory pressure (nothing when pooling is off). The thread holds only a weak
+    /// reference: it ends when the service is dropped.
+    pub fn start_pool(gralloc: &Arc<Gralloc>) {
+        if gralloc.memory.pool().config().cap_bytes == 0 {
+            return;
+        }
+        let weak = Arc::downgrade(gralloc);
+        let spawned = std::thread::Builder::new()
+            .name("gralloc-pool".into())
+            .spawn(move || pool_loop(&weak));
+        if let Err(e) = spawned {
+            log::warn!("no buffer pool: cannot start its thread: {e}");
+        }
+    }
+
     /// The platform profile.
     pub fn profile(&self) -> &Profile {
         self.memory.profile()
@@ -117,12 +133,12 @@ impl Gralloc {
         // bytes (up to 16 MiB a buffer) are the client's to choose, like the pixels.
         let bytes = self.memory.limits().check(count, plan.buffer_bytes())?;
         let charge = self.quotas.charge(caller.uid, bytes)?;
-        let allocation = self.memory.allocate_planned(&plan, count)?;
+        let mut allocation = self.memory.allocate_planned(&plan, count)?;
         self.quotas.hold(charge);
         {
             // A poisoned lock only means another thread panicked mid-push; the ring is sound.
             let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            for buffer in &allocation.buffers {
+            for buffer in &mut allocation.buffers {
                 recent.push(buffer, &plan.descriptor().name);
             }
         }
@@ -252,6 +268,38 @@ impl Gralloc {
         drop(ring);
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         recent.dump(w)
+    }
+}
+
+/// The pool thread: wait for demand (or a second), trim, refill; log each class's first refill
+/// failure only, so a heap that is out of memory does not flood the log.
+fn pool_loop(gralloc: &Weak<Gralloc>) {
+    let mut logged = std::collections::BTreeSet::new();
+    loop {
+        let Some(g) = gralloc.upgrade() else { return };
+        let memory = &g.memory;
+        for (key, n, reason) in memory.trim_pool(central_gralloc_memory::pool::memory_pressure()) {
+            log::info!(
+                "pool: released {n} buffers of {} bytes ({reason:?})",
+                key.size
+            );
+        }
+        for failure in memory.refill_pool() {
+            if logged.insert(failure.key) {
+                log::warn!(
+                    "pool: cannot pre-make {} byte buffers, keeping fewer: {}",
+                    failure.key.size,
+                    failure.error
+                );
+            }
+        }
+        // Wait without keeping the service alive.
+        let pool_wait = std::time::Duration::from_secs(1);
+        drop(g);
+        match gralloc.upgrade() {
+            Some(g) => g.memory.pool().wait(pool_wait),
+            None => return,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::quota::Quota;
 use crate::rpc::{debug_socket_path, SocketServer};
 use binder::{Interface, Strong};
 use central_gralloc::profile::{HeapRole, Profile};
+use central_gralloc_memory::pool::PoolConfig;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Heap, Limits, MemfdHeap, Udmabuf};
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,9 @@ pub struct MemoryChoice {
     pub backend: String,
     /// With udmabuf or memfd: serve every heap role of the profile with that backend.
     pub stand_in: bool,
+    /// Bytes of pre-made buffers to keep ([`central_gralloc_memory::pool`]); `None` or 0 keeps
+    /// none.
+    pub pool_bytes: Option<u64>,
 }
 
 impl Default for MemoryChoice {
@@ -30,6 +34,7 @@ impl Default for MemoryChoice {
             profile: "host".into(),
             backend: "auto".into(),
             stand_in: false,
+            pool_bytes: None,
         }
     }
 }
@@ -54,8 +59,14 @@ pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
         other => return Err(format!("unknown backend `{other}`")),
     };
     let limits = Limits::for_this_machine();
+    let pool = PoolConfig {
+        cap_bytes: choice.pool_bytes.unwrap_or(0),
+        ..PoolConfig::DISABLED
+    };
     if !choice.stand_in || config.backend == Backend::DmaHeap {
-        return Allocator::new(profile, &config, limits).map_err(|e| e.to_string());
+        return Allocator::new(profile, &config, limits)
+            .map(|a| a.with_pool(pool))
+            .map_err(|e| e.to_string());
     }
     let mut heaps: Vec<(HeapRole, Box<dyn Heap>)> = Vec::new();
     for spec in profile.heaps() {
@@ -67,7 +78,7 @@ pub fn allocator(choice: &MemoryChoice) -> Result<Allocator, String> {
         };
         heaps.push((spec.role, heap));
     }
-    Ok(Allocator::with_heaps(profile, heaps, limits))
+    Ok(Allocator::with_heaps(profile, heaps, limits).with_pool(pool))
 }
 
 /// The service for `choice` with the default per-client quota, its heaps logged.
@@ -98,7 +109,9 @@ pub fn gralloc_with_quota(
         quota.cap_bytes,
         quota.window.as_millis()
     );
-    Ok(Arc::new(Gralloc::new(memory, quota)))
+    let gralloc = Arc::new(Gralloc::new(memory, quota));
+    Gralloc::start_pool(&gralloc);
+    Ok(gralloc)
 }
 
 /// The IAllocator binder for `gralloc`.

@@ -1,14 +1,15 @@
 //! The most recent buffers the service made, for `dumpsys`: what they are and the cache
 //! maintenance every client's mapper has done on them, read from their shared metadata regions.
 //!
-//! The service keeps a read-only mapping of each recent buffer's metadata region (no fd: the
-//! service's fd count still returns to its baseline when clients free their buffers), which keeps
-//! that region, not the buffer's memory, alive until the entry leaves the ring. Regions with large
+//! The service keeps the mapping of each recent buffer's metadata header page that the memory
+//! layer made to write the header (no fd: the service's fd count still returns to its baseline
+//! when clients free their buffers, and no system call on the request path), which keeps that
+//! region, not the buffer's memory, alive until the entry leaves the ring. Regions with large
 //! reserved areas are not kept, so the ring holds at most [`RECENT_LEN`] small regions.
 
 use central_gralloc::format::PixelFormat;
 use central_gralloc_memory::metadata::{self, SyncCounters};
-use central_gralloc_memory::{Buffer, CpuAccess, Mapping};
+use central_gralloc_memory::{Buffer, Mapping};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 
@@ -37,15 +38,14 @@ impl RecentBuffers {
     /// Remembers `buffer` (its descriptor's name, already at most 127 bytes), dropping the oldest
     /// past the ring's length. A buffer whose region is large, or whose fd cannot be copied, is not kept: this is
     /// diagnostics and must cost the allocation nothing.
-    pub fn push(&mut self, buffer: &Buffer, name: &str) {
-        let info = buffer.info();
-        if info.metadata_size > MAX_KEPT_REGION {
+    pub fn push(&mut self, buffer: &mut Buffer, name: &str) {
+        if buffer.info().metadata_size > MAX_KEPT_REGION {
             return;
         }
-        let Ok(region) = Mapping::new(buffer.metadata_fd(), info.metadata_size, CpuAccess::Read)
-        else {
+        let Some(region) = buffer.take_header() else {
             return;
         };
+        let info = buffer.info();
         if self.ring.len() == RECENT_LEN {
             self.ring.pop_front();
         }

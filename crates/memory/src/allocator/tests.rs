@@ -313,3 +313,55 @@ fn one_plan_decides_is_supported_and_allocate() {
         })
     ));
 }
+
+#[test]
+fn pooled_buffers_are_fresh_and_zeroed_with_their_own_header() {
+    use crate::map::{CpuAccess, Mapping};
+    use crate::pool::PoolConfig;
+    let profile = Profile::builtin("host").unwrap();
+    let a = Allocator::new(
+        profile,
+        &BackendConfig::new(Backend::Memfd),
+        Limits::default(),
+    )
+    .unwrap()
+    .with_pool(PoolConfig {
+        cap_bytes: 16 << 20,
+        ..PoolConfig::DISABLED
+    });
+    let d = desc(256, 256, PixelFormat::RGBA_8888, Usage::CPU_WRITE_OFTEN);
+    // Two bursts of two teach the pool the size; the refill makes two buffers and two regions.
+    for burst in 0..2 {
+        if burst > 0 {
+            std::thread::sleep(PoolConfig::DISABLED.burst * 2);
+        }
+        let first = a.allocate(&d, 2).unwrap();
+        for b in &first.buffers {
+            // A client scribbles over its buffers before freeing them.
+            let m = Mapping::new(b.fd(), b.info().size, CpuAccess::Write).unwrap();
+            m.write(0, &[0xab; 4096]).unwrap();
+        }
+    }
+    assert!(a.refill_pool().is_empty());
+    assert_eq!(a.pool().held_bytes(), 2 * (256 * 256 * 4 + 4096));
+    let pooled = a.allocate(&d, 2).unwrap();
+    assert_eq!(a.pool().held_bytes(), 0, "both came from the pool");
+    let hits: u64 = a.pool().classes().iter().map(|c| c.3.hits).sum();
+    assert_eq!(hits, 4, "two buffers and their two metadata regions");
+    for b in &pooled.buffers {
+        let m = Mapping::new(b.fd(), b.info().size, CpuAccess::Read).unwrap();
+        let mut bytes = vec![0xffu8; b.info().size as usize];
+        m.read(0, &mut bytes).unwrap();
+        assert!(
+            bytes.iter().all(|&v| v == 0),
+            "a pooled buffer reads as zero"
+        );
+        let header = metadata::read_header(b.metadata_fd()).unwrap();
+        assert_eq!(header.id, b.id(), "the region's header is this buffer's");
+    }
+    let ids: std::collections::HashSet<u64> = pooled.buffers.iter().map(Buffer::id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(a.describe().iter().any(|l| l.contains("hits 2")));
+    let released = a.trim_pool(true);
+    assert!(released.is_empty(), "nothing was left to release");
+}

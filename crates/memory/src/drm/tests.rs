@@ -220,6 +220,8 @@ fn allocations_take_the_buffers_pitch() {
     );
     assert!(fake.live.lock().unwrap().is_empty());
     assert_eq!(heap.kind(), BufferKind::Drm);
+    // Its buffers of one size but different pitches are different shapes: pooled apart.
+    assert!(heap.shapes_to_pitch());
     assert_eq!(heap.describe(), "drm fakegpu (/dev/dri/card9)");
 }
 

@@ -3,6 +3,7 @@
 //! as the root object of an RPC binder server on a Unix socket, or on a chosen binder device.
 
 use binder::{BinderFeatures, ProcessState};
+use central_gralloc_memory::pool::PoolConfig;
 use central_gralloc_service::adapter::AllocatorService;
 use central_gralloc_service::aidl::BnAllocator;
 use central_gralloc_service::gralloc::Gralloc;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 const USAGE: &str =
     "usage: allocator-service [--socket PATH | --binder DEVICE] [--profile NAME|FILE]
                          [--backend dmaheap|udmabuf|memfd|auto] [--stand-in]
-                         [--quota-bytes N]
+                         [--quota-bytes N] [--pool-bytes N]
   (no endpoint)   the Android service, started as init starts it from the .rc (no arguments):
                   registers android.hardware.graphics.allocator.IAllocator/default with the
                   service manager on /dev/binder; profile from $CENTRAL_GRALLOC_PROFILE (the
@@ -35,6 +36,9 @@ const USAGE: &str =
                   uncached, protected) with that backend; handles say which backend made them
   --quota-bytes N bytes one client (uid) may be handed per one-second window (default: twice
                   the per-request limit); benchmarks raise it so a tight loop is not refused
+  --pool-bytes N  keep up to N bytes of buffers made ahead of demand, for sizes clients ask for
+                  repeatedly (default: none with an endpoint; min(RAM/32, 256 MiB) without one,
+                  as on Android); 0 keeps none
   env CENTRAL_GRALLOC_LOG=error|warn|info|debug|off (default info)";
 
 /// Binder threads, as the reference allocator services use.
@@ -65,6 +69,8 @@ fn android_choice() -> MemoryChoice {
         profile,
         backend: "dmaheap".into(),
         stand_in: false,
+        // As the Android main: a pool of a small fraction of RAM.
+        pool_bytes: Some(PoolConfig::for_ram(central_gralloc_memory::sys::total_ram()).cap_bytes),
     }
 }
 
@@ -82,6 +88,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut backend = None;
     let mut stand_in = false;
     let mut quota_bytes = None;
+    let mut pool_bytes = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -103,6 +110,13 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     })?;
                 quota_bytes = Some(bytes);
             }
+            "--pool-bytes" => {
+                let text = value()?;
+                let bytes = text
+                    .parse::<u64>()
+                    .map_err(|_| format!("--pool-bytes: `{text}` is not a number of bytes"))?;
+                pool_bytes = Some(bytes);
+            }
             _ => return Err(format!("unexpected argument `{arg}`\n{USAGE}")),
         }
     }
@@ -123,6 +137,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         choice.backend = backend;
     }
     choice.stand_in = stand_in;
+    if pool_bytes.is_some() {
+        choice.pool_bytes = pool_bytes;
+    }
     Ok(Options {
         endpoint,
         choice,

@@ -90,6 +90,7 @@ pub fn serve(rest: &[String]) -> u8 {
             profile: args.value("--profile")?.unwrap_or_else(|| "host".into()),
             backend: args.value("--backend")?.unwrap_or_else(|| "auto".into()),
             stand_in: args.switch("--stand-in"),
+            pool_bytes: None,
         };
         Ok::<_, String>((socket, choice))
     })();
