@@ -11,7 +11,7 @@ use crate::id::BufferIds;
 use crate::limits::Limits;
 use crate::map::{begin_cpu_access, end_cpu_access, CpuAccess, Mapping, SyncOutcome};
 use crate::metadata::{self, MetadataInit};
-use crate::pool::{Pool, PoolConfig, PoolKey, RefillFailure, TrimReason};
+use crate::pool::{Pool, PoolConfig, PoolKey, Pooled, RefillFailure, TrimReason};
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::Descriptor;
 use central_gralloc::profile::{HeapRole, HeapSpec, Profile};
@@ -459,31 +459,25 @@ impl Allocator {
     /// Allocates `count` buffers of `plan`, which this allocator made. All or nothing: if buffer
     /// `k` fails, the fds of buffers `0..k` are closed before the error returns.
     pub fn allocate_planned(&self, plan: &Plan, count: u32) -> Result<Allocation, MemError> {
-        let Plan {
-            descriptor,
-            placement,
-            metadata_size,
-            buffer_bytes,
-            heap: heap_index,
-            metadata_heap: metadata_heap_index,
-            domains,
-            ..
-        } = plan;
-        let (size, metadata_size) = (placement.size(), *metadata_size);
-        self.limits.check(count, *buffer_bytes)?;
+        let result = self.allocate_from_pool_or_heap(plan, count);
+        self.pool.kick();
+        result
+    }
+
+    fn allocate_from_pool_or_heap(&self, plan: &Plan, count: u32) -> Result<Allocation, MemError> {
+        let (descriptor, placement) = (&plan.descriptor, &plan.placement);
+        self.limits.check(count, plan.buffer_bytes)?;
         let heap = self
             .heaps
-            .get(*heap_index)
+            .get(plan.heap)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(placement.heap))?;
         let metadata_heap = self
             .heaps
-            .get(*metadata_heap_index)
+            .get(plan.metadata_heap)
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
-
-        let now = Instant::now();
-        let n = count as usize;
+        let (now, n) = (Instant::now(), count as usize);
         // A display reads rows at the first plane's pitch: heaps that scan out shape their memory
         // to it, and their pooled buffers are classed by it.
         let pitch = if heap.shapes_to_pitch() {
@@ -492,14 +486,14 @@ impl Allocator {
             0
         };
         let memory_key = PoolKey {
-            heap: *heap_index,
-            size,
+            heap: plan.heap,
+            size: placement.size(),
             pitch,
             header: false,
         };
         let metadata_key = PoolKey {
-            heap: *metadata_heap_index,
-            size: metadata_size,
+            heap: plan.metadata_heap,
+            size: plan.metadata_size,
             pitch: 0,
             header: true,
         };
@@ -508,35 +502,18 @@ impl Allocator {
         let mut pooled_metadata = self.pool.take(metadata_key, &metadata_name, n, now);
         let mut buffers = Vec::with_capacity(n);
         for _ in 0..count {
-            // A pooled fd came straight from the same heap and was never mapped: it only needs
-            // this buffer's name.
-            let memory = match pooled.pop() {
-                Some(made) => {
-                    if made.name != descriptor.name {
-                        heap.rename(made.fd.as_fd(), &descriptor.name)?;
-                    }
-                    made.fd
-                }
-                None => heap.allocate_with_pitch(size, pitch, &descriptor.name)?,
+            let memory = pooled_or_new(heap, pooled.pop(), memory_key, &descriptor.name)?;
+            let region = pooled_or_new(
+                metadata_heap,
+                pooled_metadata.pop(),
+                metadata_key,
+                &metadata_name,
+            )?;
+            let header = match region.header {
+                Some(header) => header,
+                None => metadata::map_header(region.fd.as_fd())?,
             };
             let id = self.ids.next();
-            let (metadata, header) = match pooled_metadata.pop() {
-                Some(made) => {
-                    if made.name != metadata_name {
-                        metadata_heap.rename(made.fd.as_fd(), &metadata_name)?;
-                    }
-                    let header = match made.header {
-                        Some(header) => header,
-                        None => metadata::map_header(made.fd.as_fd())?,
-                    };
-                    (made.fd, header)
-                }
-                None => {
-                    let fd = metadata_heap.allocate(metadata_size, &metadata_name)?;
-                    let header = metadata::map_header(fd.as_fd())?;
-                    (fd, header)
-                }
-            };
             metadata::write_header(
                 &header,
                 &MetadataInit {
@@ -546,38 +523,13 @@ impl Allocator {
                     height: descriptor.height,
                     dataspace: descriptor.dataspace.unwrap_or(0),
                     reserved_size: placement.reserved_size,
-                    domains: *domains,
+                    domains: plan.domains,
                 },
             )?;
-            let layout = &placement.layout;
-            let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
-            for (dst, src) in planes.iter_mut().zip(layout.planes()) {
-                *dst = *src;
-            }
-            let info = BufferInfo {
-                id,
-                width: descriptor.width,
-                height: descriptor.height,
-                layer_count: descriptor.layer_count,
-                requested_format: placement.requested_format,
-                format: placement.format,
-                usage: descriptor.usage,
-                stride: layout.stride,
-                fourcc: placement.fourcc,
-                size,
-                layer_stride: layout.layer_stride,
-                heap: placement.heap,
-                cache: placement.cache,
-                kind: heap.kind(),
-                reserved_size: placement.reserved_size,
-                metadata_size,
-                metadata_kind: metadata_heap.kind(),
-                planes,
-                plane_count: layout.planes().len() as u8,
-            };
+            let info = buffer_info(plan, id, heap.kind(), metadata_heap.kind());
             buffers.push(Buffer {
-                memory,
-                metadata,
+                memory: memory.fd,
+                metadata: region.fd,
                 info,
                 header: Some(header),
             });
@@ -627,6 +579,60 @@ impl Allocator {
             ));
         }
         lines
+    }
+}
+
+/// A pooled buffer, renamed for this request if it was made under another name (it came straight
+/// from `heap` and nobody has mapped it), or a new one from `heap`.
+fn pooled_or_new(
+    heap: &dyn Heap,
+    pooled: Option<Pooled>,
+    class: PoolKey,
+    name: &str,
+) -> Result<Pooled, MemError> {
+    match pooled {
+        Some(made) => {
+            if made.name != name {
+                heap.rename(made.fd.as_fd(), name)?;
+            }
+            Ok(made)
+        }
+        None => Ok(Pooled {
+            fd: heap.allocate_with_pitch(class.size, class.pitch, name)?,
+            header: None,
+            name: name.to_owned(),
+        }),
+    }
+}
+
+/// What the handle of buffer `id` of `plan` says.
+fn buffer_info(plan: &Plan, id: u64, kind: BufferKind, metadata_kind: BufferKind) -> BufferInfo {
+    let (descriptor, placement) = (&plan.descriptor, &plan.placement);
+    let layout = &placement.layout;
+    let mut planes = [Default::default(); central_gralloc::layout::MAX_PLANES];
+    for (dst, src) in planes.iter_mut().zip(layout.planes()) {
+        *dst = *src;
+    }
+    BufferInfo {
+        id,
+        width: descriptor.width,
+        height: descriptor.height,
+        layer_count: descriptor.layer_count,
+        requested_format: placement.requested_format,
+        format: placement.format,
+        usage: descriptor.usage,
+        stride: layout.stride,
+        fourcc: placement.fourcc,
+        size: placement.size(),
+        layer_stride: layout.layer_stride,
+        heap: placement.heap,
+        cache: placement.cache,
+        kind,
+        reserved_size: placement.reserved_size,
+        metadata_size: plan.metadata_size,
+        metadata_kind,
+        planes,
+        plane_count: layout.planes().len() as u8,
     }
 }
 

@@ -110,14 +110,23 @@ struct Class {
     target: usize,
     /// The latest request's name, given to refills.
     name: String,
+    /// Recent requests, oldest first.
+    demand: VecDeque<Demand>,
     last_demand: Option<Instant>,
     stats: ClassStats,
+}
+
+/// One request, and how many buffers its burst had asked for when it came.
+#[derive(Clone, Copy, Debug)]
+struct Demand {
+    at: Instant,
+    count: usize,
+    burst: usize,
 }
 
 #[derive(Debug, Default)]
 struct State {
     classes: BTreeMap<PoolKey, Class>,
-    demand: VecDeque<(Instant, PoolKey, usize)>,
     held: u64,
 }
 
@@ -130,7 +139,7 @@ pub struct Pool {
     wake: Condvar,
 }
 
-/// Requests remembered for learning, whatever their age: bounds the work of a take.
+/// Requests of one class remembered for learning, whatever their age: bounds a take's work.
 const MAX_DEMAND: usize = 64;
 
 /// Why the pool let buffers go.
@@ -173,50 +182,45 @@ impl Pool {
     }
 
     /// A request for `count` buffers of `key`: records the demand and hands out as many ready
-    /// buffers as the class has (possibly none). The caller allocates the rest.
+    /// buffers as the class has (possibly none). The caller allocates the rest, then calls
+    /// [`Pool::kick`].
     pub fn take(&self, key: PoolKey, name: &str, count: usize, now: Instant) -> Vec<Pooled> {
         if self.config.cap_bytes == 0 {
             return Vec::new();
         }
         let mut guard = self.state();
         let state = &mut *guard;
-        let window = self.config.window;
-        while state
-            .demand
-            .front()
-            .is_some_and(|(at, _, _)| now.saturating_duration_since(*at) > window)
-        {
-            state.demand.pop_front();
-        }
-        state.demand.push_back((now, key, count));
-        if state.demand.len() > MAX_DEMAND {
-            state.demand.pop_front();
-        }
-        let asks: Vec<(Instant, usize)> = state
-            .demand
-            .iter()
-            .filter(|(_, k, _)| *k == key)
-            .map(|(at, _, c)| (*at, *c))
-            .collect();
-        let burst = self.config.burst;
-        let largest = asks
-            .iter()
-            .map(|&(end, _)| {
-                asks.iter()
-                    .filter(|&&(at, _)| at <= end && end.saturating_duration_since(at) <= burst)
-                    .map(|&(_, c)| c)
-                    .sum::<usize>()
-            })
-            .max()
-            .unwrap_or(0);
-        let asks = asks.len();
+        let (window, burst) = (self.config.window, self.config.burst);
         let by_cap = usize::try_from(self.config.cap_bytes / key.size.max(1)).unwrap_or(usize::MAX);
         let class = state.classes.entry(key).or_default();
+        // The class's requests within the window, each with the size of the burst it ended:
+        // one pass over at most MAX_DEMAND entries per take.
+        while class
+            .demand
+            .front()
+            .is_some_and(|d| now.saturating_duration_since(d.at) > window)
+            || class.demand.len() >= MAX_DEMAND
+        {
+            class.demand.pop_front();
+        }
+        let in_burst: usize = class
+            .demand
+            .iter()
+            .rev()
+            .take_while(|d| now.saturating_duration_since(d.at) <= burst)
+            .map(|d| d.count)
+            .sum();
+        class.demand.push_back(Demand {
+            at: now,
+            count,
+            burst: in_burst + count,
+        });
+        let largest = class.demand.iter().map(|d| d.burst).max().unwrap_or(0);
         class.last_demand = Some(now);
         if class.name != name {
             name.clone_into(&mut class.name);
         }
-        if asks >= self.config.repeats {
+        if class.demand.len() >= self.config.repeats {
             class.target = largest.min(self.config.max_per_class).min(by_cap);
         }
         let n = count.min(class.ready.len());
@@ -224,9 +228,16 @@ impl Pool {
         class.stats.hits += n as u64;
         class.stats.misses += (count - n) as u64;
         state.held -= key.size * n as u64;
-        drop(guard);
-        self.wake.notify_all();
         taken
+    }
+
+    /// Tells the refill thread that takes may have left work. Called once a request is done,
+    /// not at the take: on a busy or single CPU the woken refill would otherwise compete with
+    /// the request it is refilling for.
+    pub fn kick(&self) {
+        if self.config.cap_bytes > 0 {
+            self.wake.notify_all();
+        }
     }
 
     /// Refills every class below its target from `heap_of(key.heap)`, within the byte cap, then
@@ -341,11 +352,6 @@ impl Pool {
     pub fn wait(&self, timeout: Duration) {
         let state = self.state();
         let _ = self.wake.wait_timeout(state, timeout);
-    }
-
-    /// Wakes a thread in [`Pool::wait`] (to stop it, for instance).
-    pub fn wake(&self) {
-        self.wake.notify_all();
     }
 
     /// Bytes held ready.
