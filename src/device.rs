@@ -4,6 +4,11 @@ use crate::format::FormatSet;
 use crate::usage::Usage;
 use std::fmt;
 
+/// Most devices one profile may list. Every per-device bitmask (the solver's `DeviceSet`, the
+/// tracker's `CacheDomains`, the lock path's `LockDomains`) is indexed by a device's position in
+/// its profile, below this; a profile with more is refused when it is parsed or built.
+pub const MAX_DEVICES: usize = 32;
+
 /// What a device does with buffers; usage bits map to roles, a profile's devices declare roles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {

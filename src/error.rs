@@ -1,9 +1,8 @@
 //! The three outcomes a failed request can have on the wire, and the core's typed errors.
 //!
-//! Rules: a request that is malformed (sizes, layer count, negative fields, BLOB height) is
-//! `BadDescriptor`; a well-formed request this platform can never satisfy (unknown usage bits or
-//! options, a format no attached device handles, a device limit) is `Unsupported`; running out of
-//! memory or hitting the service's limits is `NoResources`.
+//! The rules, for every layer, are in docs/architecture.md §3: malformed is `BadDescriptor`,
+//! never satisfiable here is `Unsupported`, may succeed later is `NoResources`. Each of the core's
+//! errors names its own outcome with a `code()`.
 
 use std::fmt;
 
@@ -19,12 +18,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order of their AIDL values.
+    pub const ALL: [ErrorCode; 3] = [
+        ErrorCode::BadDescriptor,
+        ErrorCode::NoResources,
+        ErrorCode::Unsupported,
+    ];
+
     /// The AIDL enumerator name.
     pub const fn name(self) -> &'static str {
         match self {
             ErrorCode::BadDescriptor => "BAD_DESCRIPTOR",
             ErrorCode::NoResources => "NO_RESOURCES",
             ErrorCode::Unsupported => "UNSUPPORTED",
+        }
+    }
+    /// The code whose AIDL value is `value`, if any.
+    pub const fn from_value(value: i32) -> Option<ErrorCode> {
+        match value {
+            0 => Some(ErrorCode::BadDescriptor),
+            1 => Some(ErrorCode::NoResources),
+            2 => Some(ErrorCode::Unsupported),
+            _ => None,
         }
     }
     /// The AIDL value.

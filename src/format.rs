@@ -180,13 +180,14 @@ const RGBA1010102: &[Component] = &[
     c(K::B, 20, 10),
     c(K::A, 30, 2),
 ];
-// The table lays RGBA_10101010 out in 64 bits: each channel in the top 10 bits of its own 16-bit
-// word, the low 6 bits zero, as P010 stores its samples.
-const RGBA10X6: &[Component] = &[
-    c(K::R, 6, 10),
-    c(K::G, 22, 10),
-    c(K::B, 38, 10),
-    c(K::A, 54, 10),
+// RGBA_10101010 is 64 bits a pixel: each channel in the low 10 bits of its own 16-bit word, where
+// the platform's mapper VTS (Lock_RGB_Format, Android 16) requires R, G, B, A at bits 0, 16, 32
+// and 48.
+const RGBA10: &[Component] = &[
+    c(K::R, 0, 10),
+    c(K::G, 16, 10),
+    c(K::B, 32, 10),
+    c(K::A, 48, 10),
 ];
 const R8C: &[Component] = &[c(K::R, 0, 8)];
 const R16C: &[Component] = &[c(K::R, 0, 16)];
@@ -602,7 +603,7 @@ pub static FORMATS: [FormatInfo; 31] = [
         PixelFormat::RGBA_10101010,
         "RGBA_10101010",
         Rgb,
-        single!(64, None, RGBA10X6),
+        single!(64, None, RGBA10),
         None,
     ),
     entry(

@@ -81,7 +81,9 @@ fn ovf(what: &'static str) -> impl FnOnce() -> LayoutError {
     move || LayoutError::Overflow(what)
 }
 
-/// Lays out `layers` layers of a `width`×`height` image of `info` under merged constraints `c`.
+/// Lays out `layers` layers of a `width`×`height` image of `info` under merged constraints `c`:
+/// plane 0's pitch and rows first, every other plane derived from them, then the layer and the
+/// allocation rounded to the devices' alignments and whole pages.
 pub fn compute(
     info: &FormatInfo,
     width: u32,
@@ -89,17 +91,43 @@ pub fn compute(
     layers: u32,
     c: &Constraints,
 ) -> Result<Layout, LayoutError> {
-    let (first, chroma) = info
+    let first = info
         .planes
-        .split_first()
+        .first()
         .ok_or(LayoutError::Unresolved(info.format))?;
-    let blob = info.kind == FormatKind::Blob;
-    let width = u64::from(width);
     let bits0 = u64::from(first.bits_per_pixel);
+    let width = u64::from(width);
+    let align0 = plane0_alignment(info, bits0, c)?;
+    let row_bytes0 = plane0_row_bytes(info, width, bits0)?;
+    let stride0 = align_up(row_bytes0, align0).ok_or_else(ovf("stride"))?;
+    let rows0 = plane0_rows(info, height, c)?;
+    let (planes, end) = plane_layouts(info, width, bits0, stride0, rows0, c)?;
 
-    // Plane-0 pitch alignment: the devices' alignment, whole pixels, the format's own pixel rule,
-    // and enough that every chroma pitch derived from it (pitch0 × bits_i / (bits0 × hsub_i)) is
-    // whole and itself meets the devices' alignment.
+    let layer_stride = align_up(end, c.offset_align).ok_or_else(ovf("layer stride"))?;
+    let all_layers = layer_stride
+        .checked_mul(u64::from(layers))
+        .ok_or_else(ovf("total size"))?;
+    let size_align = lcm(c.size_align, PAGE_SIZE).ok_or_else(ovf("size alignment"))?;
+    let size = align_up(all_layers, size_align).ok_or_else(ovf("total size"))?;
+
+    Ok(Layout {
+        planes,
+        plane_count: info.planes.len() as u8,
+        layer_count: layers,
+        layer_stride,
+        size,
+        stride: wire_stride(info, width, stride0, bits0)?,
+    })
+}
+
+/// Plane 0's pitch alignment: the devices' alignment, whole pixels, the format's own pixel rule,
+/// and enough that every other plane's pitch derived from it (pitch0 × bits_i / (bits0 × hsub_i))
+/// is whole and itself meets the devices' alignment. A BLOB is one row of bytes: aligning its
+/// pitch would only waste memory.
+fn plane0_alignment(info: &FormatInfo, bits0: u64, c: &Constraints) -> Result<u64, LayoutError> {
+    if info.kind == FormatKind::Blob {
+        return Ok(1);
+    }
     let mut align0 = c.stride_align;
     if bits0 % 8 == 0 {
         let bytes = bits0 / 8;
@@ -107,19 +135,27 @@ pub fn compute(
         let pixel_rule = bytes * u64::from(info.stride_align_pixels);
         align0 = lcm(align0, pixel_rule).ok_or_else(ovf("stride alignment"))?;
     }
-    let mut row_bytes0 = align_up(width, u64::from(info.pixels_per_group))
-        .and_then(|w| w.checked_mul(bits0))
-        .ok_or_else(ovf("row bytes"))?
-        .div_ceil(8);
-    for p in chroma {
-        let (num, den) = ratio(u64::from(p.bits_per_pixel), bits0 * u64::from(p.hsub));
+    for p in info.planes.iter().skip(1) {
+        let (_, den) = ratio(u64::from(p.bits_per_pixel), bits0 * u64::from(p.hsub));
         let need = c
             .stride_align
             .checked_mul(den)
             .ok_or_else(ovf("stride alignment"))?;
         align0 = lcm(align0, need).ok_or_else(ovf("stride alignment"))?;
-        // Odd widths: the subsampled row rounds up, so plane 0 may need a longer pitch for the
-        // derived chroma pitch to hold it (11-pixel NV21 needs 12-byte rows).
+    }
+    Ok(align0)
+}
+
+/// The bytes plane 0's rows need before alignment: whole packing groups of the width, and, with
+/// odd widths, enough that every derived plane's pitch holds its rounded-up row (11-pixel NV21
+/// needs 12-byte rows).
+fn plane0_row_bytes(info: &FormatInfo, width: u64, bits0: u64) -> Result<u64, LayoutError> {
+    let mut row_bytes0 = align_up(width, u64::from(info.pixels_per_group))
+        .and_then(|w| w.checked_mul(bits0))
+        .ok_or_else(ovf("row bytes"))?
+        .div_ceil(8);
+    for p in info.planes.iter().skip(1) {
+        let (num, den) = ratio(u64::from(p.bits_per_pixel), bits0 * u64::from(p.hsub));
         let chroma_row = width
             .div_ceil(u64::from(p.hsub))
             .checked_mul(u64::from(p.bits_per_pixel))
@@ -131,23 +167,34 @@ pub fn compute(
             .div_ceil(num);
         row_bytes0 = row_bytes0.max(scaled);
     }
-    if blob {
-        // One row of bytes: pitch alignment is meaningless and would only waste memory.
-        align0 = 1;
-    }
+    Ok(row_bytes0)
+}
 
-    let stride0 = align_up(row_bytes0, align0).ok_or_else(ovf("stride"))?;
-    let rows0 = if blob {
-        1
+/// Plane 0's rows: one for a BLOB, the height itself for formats whose plane offsets are fixed
+/// by formula (YV12), else the height aligned for the devices.
+fn plane0_rows(info: &FormatInfo, height: u32, c: &Constraints) -> Result<u64, LayoutError> {
+    if info.kind == FormatKind::Blob {
+        Ok(1)
     } else if info.fixed_offsets {
-        u64::from(height)
+        Ok(u64::from(height))
     } else {
-        align_up(u64::from(height), c.height_align).ok_or_else(ovf("aligned height"))?
-    };
+        align_up(u64::from(height), c.height_align).ok_or_else(ovf("aligned height"))
+    }
+}
 
+/// Every plane of one layer, one after the other (each at an aligned offset unless the format
+/// fixes them); returns the planes and the end of the last one.
+fn plane_layouts(
+    info: &FormatInfo,
+    width: u64,
+    bits0: u64,
+    stride0: u64,
+    rows0: u64,
+    c: &Constraints,
+) -> Result<([PlaneLayout; MAX_PLANES], u64), LayoutError> {
     let mut planes = [PlaneLayout::default(); MAX_PLANES];
     let mut end = 0u64;
-    for (i, p) in info.planes.iter().enumerate() {
+    for (i, (slot, p)) in planes.iter_mut().zip(info.planes).enumerate() {
         let (stride, rows, plane_width) = if i == 0 {
             (stride0, rows0, width)
         } else {
@@ -170,7 +217,7 @@ pub fn compute(
         };
         let size = stride.checked_mul(rows).ok_or_else(ovf("plane size"))?;
         end = offset.checked_add(size).ok_or_else(ovf("layer size"))?;
-        planes[i] = PlaneLayout {
+        *slot = PlaneLayout {
             offset,
             stride,
             size,
@@ -179,33 +226,27 @@ pub fn compute(
             fourcc: p.fourcc.unwrap_or(0),
         };
     }
+    Ok((planes, end))
+}
 
-    let layer_stride = align_up(end, c.offset_align).ok_or_else(ovf("layer stride"))?;
-    let all_layers = layer_stride
-        .checked_mul(u64::from(layers))
-        .ok_or_else(ovf("total size"))?;
-    let size_align = lcm(c.size_align, PAGE_SIZE).ok_or_else(ovf("size alignment"))?;
-    let size = align_up(all_layers, size_align).ok_or_else(ovf("total size"))?;
-
+/// `AllocationResult.stride`: plane 0's pitch in the format's unit (pixels, or bytes for RAW10
+/// and RAW12; a BLOB's width). The wire field is a signed `int`: a stride above `i32::MAX` would
+/// arrive negative, so it is refused.
+fn wire_stride(
+    info: &FormatInfo,
+    width: u64,
+    stride0: u64,
+    bits0: u64,
+) -> Result<u32, LayoutError> {
     let stride = match info.stride_unit {
-        _ if blob => width,
+        _ if info.kind == FormatKind::Blob => width,
         StrideUnit::Bytes => stride0,
         StrideUnit::Pixels => stride0 / (bits0 / 8).max(1),
     };
-    // The wire field is a signed `int`: a stride above i32::MAX would arrive negative.
-    let stride = i32::try_from(stride)
+    i32::try_from(stride)
         .ok()
         .and_then(|s| u32::try_from(s).ok())
-        .ok_or(LayoutError::StrideTooLarge(stride))?;
-
-    Ok(Layout {
-        planes,
-        plane_count: info.planes.len() as u8,
-        layer_count: layers,
-        layer_stride,
-        size,
-        stride,
-    })
+        .ok_or(LayoutError::StrideTooLarge(stride))
 }
 
 /// `a / b` reduced to lowest terms.

@@ -12,4 +12,5 @@ pub mod layout;
 pub mod placement;
 pub mod profile;
 pub mod solver;
+pub mod text;
 pub mod usage;

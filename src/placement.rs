@@ -1,6 +1,6 @@
 //! `Placement`: the solver's answer (heap, layout, cache policy, devices) and the reasons for it.
 
-use crate::device::{Access, Constraints};
+use crate::device::{Access, Constraints, MAX_DEVICES};
 use crate::format::PixelFormat;
 use crate::layout::Layout;
 use crate::profile::{HeapRole, Profile};
@@ -24,18 +24,23 @@ impl CachePolicy {
     }
 }
 
-/// A set of a profile's devices, as a bitmask over profile order.
+/// A set of a profile's devices, as a bitmask over profile order (indices below
+/// [`MAX_DEVICES`], which profiles enforce).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DeviceSet(pub u32);
+
+// Every profile index must have a bit.
+const _: () = assert!(MAX_DEVICES <= u32::BITS as usize);
 
 impl DeviceSet {
     /// Whether device `index` is in the set.
     pub const fn contains(self, index: usize) -> bool {
-        index < 32 && self.0 & (1 << index) != 0
+        index < MAX_DEVICES && self.0 & (1 << index) != 0
     }
-    /// The set with device `index` added.
+    /// The set with device `index` added. Indices come from a profile, so they are below
+    /// [`MAX_DEVICES`]; one that is not names no device and adds nothing.
     pub const fn with(self, index: usize) -> DeviceSet {
-        if index < 32 {
+        if index < MAX_DEVICES {
             DeviceSet(self.0 | (1 << index))
         } else {
             self
@@ -43,7 +48,7 @@ impl DeviceSet {
     }
     /// Device indices in order.
     pub fn iter(self) -> impl Iterator<Item = usize> {
-        (0..32).filter(move |&i| self.contains(i))
+        (0..MAX_DEVICES).filter(move |&i| self.contains(i))
     }
 }
 

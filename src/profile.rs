@@ -4,8 +4,7 @@ use crate::device::{Constraints, Device, Role};
 use crate::format::{FormatKind, FormatSet, PixelFormat};
 use std::fmt;
 
-/// Most devices one profile may list (device sets are 32-bit masks).
-pub const MAX_DEVICES: usize = 32;
+pub use crate::device::MAX_DEVICES;
 
 /// What a heap is for; the solver picks a role, the memory layer finds the kernel heap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -239,80 +238,122 @@ impl Profile {
 
     /// Parses the profile file format (see `profiles/soc.conf` for a commented example).
     pub fn parse(text: &str) -> Result<Profile, ProfileError> {
-        let mut name: Option<String> = None;
-        let mut devices: Vec<(usize, Device)> = Vec::new();
-        let mut heaps: Vec<(usize, HeapSpec)> = Vec::new();
-        enum Section {
-            None,
-            Device,
-            Heap,
-        }
-        let mut section = Section::None;
+        let mut parser = Parser::default();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
-            let err = |message: String| ProfileError { line, message };
             let content = raw.split('#').next().unwrap_or("").trim();
-            if content.is_empty() {
-                continue;
-            }
-            if let Some((key, value)) = content.split_once('=') {
-                let (key, value) = (key.trim(), value.trim());
-                match section {
-                    Section::None => {
-                        return Err(err(format!("`{key}` outside a device or heap section")))
-                    }
-                    Section::Device => {
-                        let device =
-                            &mut devices.last_mut().ok_or_else(|| err("no device".into()))?.1;
-                        device_key(device, key, value).map_err(err)?;
-                    }
-                    Section::Heap => {
-                        let heap = &mut heaps.last_mut().ok_or_else(|| err("no heap".into()))?.1;
-                        heap_key(heap, key, value).map_err(err)?;
-                    }
-                }
-                continue;
-            }
-            let mut words = content.split_whitespace();
-            let keyword = words.next().unwrap_or("");
-            let arg = words.next();
-            if words.next().is_some() {
-                return Err(err(format!("unexpected text after `{keyword}`")));
-            }
-            match (keyword, arg) {
-                ("profile", Some(n)) => {
-                    if name.is_some() {
-                        return Err(err("second `profile` line".into()));
-                    }
-                    name = Some(n.to_string());
-                }
-                ("device", Some(n)) => {
-                    if devices.iter().any(|(_, d)| d.name == n) {
-                        return Err(err(format!("device `{n}` defined twice")));
-                    }
-                    if devices.len() == MAX_DEVICES {
-                        return Err(err(format!("more than {MAX_DEVICES} devices")));
-                    }
-                    // Capabilities are opt-in: an undeclared device is assumed not to snoop CPU caches (so
-                    // maintenance is never skipped by mistake) and not to handle protected memory.
-                    let defaults = Constraints { coherent: false, protected: false, ..Constraints::NONE };
-                    devices.push((line, Device::new(n, &[], defaults)));
-                    section = Section::Device;
-                }
-                ("heap", Some(r)) => {
-                    let role = HeapRole::parse(r).ok_or_else(|| {
-                        err(format!("unknown heap role `{r}` (system, system-uncached, contiguous, protected, device)"))
-                    })?;
-                    if heaps.iter().any(|(_, h)| h.role == role) {
-                        return Err(err(format!("heap `{r}` defined twice")));
-                    }
-                    heaps.push((line, HeapSpec::new(role, "")));
-                    section = Section::Heap;
-                }
-                _ => return Err(err(format!("expected `profile NAME`, `device NAME`, `heap ROLE` or `key = value`, found `{content}`"))),
+            if !content.is_empty() {
+                parser
+                    .line(line, content)
+                    .map_err(|message| ProfileError { line, message })?;
             }
         }
-        for (line, device) in &devices {
+        parser.finish()
+    }
+}
+
+/// The section a `key = value` line belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Section {
+    /// Before the first `device` or `heap` line.
+    #[default]
+    None,
+    Device,
+    Heap,
+}
+
+/// A profile file being read, line by line; devices and heaps keep the line that opened them,
+/// for the errors only the whole file can show.
+#[derive(Default)]
+struct Parser {
+    name: Option<String>,
+    devices: Vec<(usize, Device)>,
+    heaps: Vec<(usize, HeapSpec)>,
+    section: Section,
+}
+
+impl Parser {
+    /// One non-empty line, comments stripped.
+    fn line(&mut self, line: usize, content: &str) -> Result<(), String> {
+        if let Some((key, value)) = content.split_once('=') {
+            return self.key_value(key.trim(), value.trim());
+        }
+        let mut words = content.split_whitespace();
+        let keyword = words.next().unwrap_or("");
+        let arg = words.next();
+        if words.next().is_some() {
+            return Err(format!("unexpected text after `{keyword}`"));
+        }
+        match (keyword, arg) {
+            ("profile", Some(name)) => self.profile(name),
+            ("device", Some(name)) => self.device(line, name),
+            ("heap", Some(role)) => self.heap(line, role),
+            _ => Err(format!(
+                "expected `profile NAME`, `device NAME`, `heap ROLE` or `key = value`, found \
+                 `{content}`"
+            )),
+        }
+    }
+
+    /// A `key = value` line of the current device or heap.
+    fn key_value(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match self.section {
+            Section::None => Err(format!("`{key}` outside a device or heap section")),
+            Section::Device => match self.devices.last_mut() {
+                Some((_, device)) => device_key(device, key, value),
+                None => Err("no device".into()),
+            },
+            Section::Heap => match self.heaps.last_mut() {
+                Some((_, heap)) => heap_key(heap, key, value),
+                None => Err("no heap".into()),
+            },
+        }
+    }
+
+    fn profile(&mut self, name: &str) -> Result<(), String> {
+        if self.name.is_some() {
+            return Err("second `profile` line".into());
+        }
+        self.name = Some(name.to_string());
+        Ok(())
+    }
+
+    fn device(&mut self, line: usize, name: &str) -> Result<(), String> {
+        if self.devices.iter().any(|(_, d)| d.name == name) {
+            return Err(format!("device `{name}` defined twice"));
+        }
+        if self.devices.len() == MAX_DEVICES {
+            return Err(format!("more than {MAX_DEVICES} devices"));
+        }
+        // Capabilities are opt-in: an undeclared device is assumed not to snoop CPU caches (so
+        // maintenance is never skipped by mistake) and not to handle protected memory.
+        let defaults = Constraints {
+            coherent: false,
+            protected: false,
+            ..Constraints::NONE
+        };
+        self.devices.push((line, Device::new(name, &[], defaults)));
+        self.section = Section::Device;
+        Ok(())
+    }
+
+    fn heap(&mut self, line: usize, role: &str) -> Result<(), String> {
+        let parsed = HeapRole::parse(role).ok_or_else(|| {
+            format!(
+                "unknown heap role `{role}` (system, system-uncached, contiguous, protected, device)"
+            )
+        })?;
+        if self.heaps.iter().any(|(_, h)| h.role == parsed) {
+            return Err(format!("heap `{role}` defined twice"));
+        }
+        self.heaps.push((line, HeapSpec::new(parsed, "")));
+        self.section = Section::Heap;
+        Ok(())
+    }
+
+    /// The profile, once every device has a role and every heap a name.
+    fn finish(self) -> Result<Profile, ProfileError> {
+        for (line, device) in &self.devices {
             if device.roles == 0 {
                 return Err(ProfileError {
                     line: *line,
@@ -320,7 +361,7 @@ impl Profile {
                 });
             }
         }
-        for (line, heap) in &heaps {
+        for (line, heap) in &self.heaps {
             if heap.name.is_empty() {
                 return Err(ProfileError {
                     line: *line,
@@ -328,14 +369,14 @@ impl Profile {
                 });
             }
         }
-        let name = name.ok_or(ProfileError {
+        let name = self.name.ok_or(ProfileError {
             line: 0,
             message: "missing `profile NAME` line".into(),
         })?;
         Profile::new(
             &name,
-            devices.into_iter().map(|(_, d)| d).collect(),
-            heaps.into_iter().map(|(_, h)| h).collect(),
+            self.devices.into_iter().map(|(_, d)| d).collect(),
+            self.heaps.into_iter().map(|(_, h)| h).collect(),
         )
     }
 }

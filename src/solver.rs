@@ -70,6 +70,10 @@ pub enum SolveError {
         /// What it needs that the placement lacks.
         reason: String,
     },
+    /// No device of the buffer accounts for a merged requirement or limit. The merge is built
+    /// from exactly those devices, so this names a broken invariant rather than blaming a device
+    /// that did not ask for it.
+    Unattributed(&'static str),
 }
 
 impl SolveError {
@@ -134,6 +138,9 @@ impl fmt::Display for SolveError {
             SolveError::Layout(e) => write!(f, "{e}"),
             SolveError::Conflict { device, reason } => {
                 write!(f, "{device} cannot use this buffer: {reason}")
+            }
+            SolveError::Unattributed(what) => {
+                write!(f, "no device of the buffer accounts for its merged {what}")
             }
         }
     }
@@ -333,161 +340,219 @@ pub fn solve_for(
     Ok(placement)
 }
 
-fn first_device(profile: &Profile, set: DeviceSet, pred: impl Fn(&Device) -> bool) -> usize {
+/// The first device of `set` for which `pred` holds, to name in a reason or an error. The caller
+/// asks about a merged requirement or limit that one of these devices set; `what` names it for
+/// the error if none did.
+fn first_device<'p>(
+    profile: &'p Profile,
+    set: DeviceSet,
+    what: &'static str,
+    pred: impl Fn(&Device) -> bool,
+) -> Result<(usize, &'p Device), SolveError> {
     set.iter()
-        .find(|&i| pred(&profile.devices()[i]))
-        .unwrap_or(0)
+        .filter_map(|i| profile.devices().get(i).map(|d| (i, d)))
+        .find(|(_, d)| pred(d))
+        .ok_or(SolveError::Unattributed(what))
 }
 
+/// A heap, why it was chosen, the CPU mapping and why.
+type HeapChoice<'p> = (&'p HeapSpec, HeapReason, CachePolicy, CacheReason);
+
+/// The heap for the buffer: the protected heap for protected content, the device's own memory
+/// when a device imports nothing else, the contiguous heap when a device needs contiguous
+/// memory, else system memory (cached or not, see [`system_heap`]).
 fn choose_heap<'p>(
     descriptor: &Descriptor,
     profile: &'p Profile,
     all: DeviceSet,
     merged: &Constraints,
-) -> Result<(&'p HeapSpec, HeapReason, CachePolicy, CacheReason), SolveError> {
-    let fits = |h: &HeapSpec| h.address_bits <= merged.address_bits;
-    let narrowest = || {
-        let i = first_device(profile, all, |d| {
-            d.constraints.address_bits == merged.address_bits
-        });
-        SolveError::AddressLimit {
-            device: profile.devices()[i].name.clone(),
-            bits: merged.address_bits,
-        }
-    };
+) -> Result<HeapChoice<'p>, SolveError> {
     if descriptor.usage.protected() {
-        let heap = profile.heap(HeapRole::Protected).ok_or_else(|| {
-            SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage".into())
+        protected_heap(profile, all, merged)
+    } else if !merged.imports_foreign {
+        device_heap(descriptor, profile, all, merged)
+    } else if merged.contiguous {
+        contiguous_heap(profile, all, merged)
+    } else {
+        system_heap(descriptor, profile, all, merged)
+    }
+}
+
+/// The error for a heap above the narrowest device's address limit, naming that device.
+fn address_limit(profile: &Profile, all: DeviceSet, merged: &Constraints) -> SolveError {
+    let narrowest = first_device(profile, all, "address limit", |d| {
+        d.constraints.address_bits == merged.address_bits
+    });
+    match narrowest {
+        Ok((_, device)) => SolveError::AddressLimit {
+            device: device.name.clone(),
+            bits: merged.address_bits,
+        },
+        Err(e) => e,
+    }
+}
+
+fn protected_heap<'p>(
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let heap = profile
+        .heap(HeapRole::Protected)
+        .ok_or_else(|| SolveError::MissingHeap(HeapRole::Protected, "PROTECTED usage".into()))?;
+    if merged.contiguous && !heap.contiguous {
+        let (_, device) = first_device(profile, all, "need for contiguous memory", |d| {
+            d.constraints.contiguous
         })?;
-        if merged.contiguous && !heap.contiguous {
-            let i = first_device(profile, all, |d| d.constraints.contiguous);
-            return Err(SolveError::Conflict {
-                device: profile.devices()[i].name.clone(),
-                reason: "needs contiguous memory and the protected heap is not contiguous".into(),
-            });
-        }
-        if !fits(heap) {
-            return Err(narrowest());
-        }
-        if !merged.imports_foreign {
-            let i = first_device(profile, all, |d| !d.constraints.imports_foreign);
-            return Err(SolveError::Conflict {
-                device: profile.devices()[i].name.clone(),
-                reason: "imports only memory its own driver allocated, not protected memory".into(),
-            });
-        }
-        return Ok((
-            heap,
-            HeapReason::Protected,
-            CachePolicy::Uncached,
-            CacheReason::Protected,
-        ));
+        return Err(SolveError::Conflict {
+            device: device.name.clone(),
+            reason: "needs contiguous memory and the protected heap is not contiguous".into(),
+        });
+    }
+    if heap.address_bits > merged.address_bits {
+        return Err(address_limit(profile, all, merged));
     }
     if !merged.imports_foreign {
-        // Nothing else can serve such a device: a dma-buf from any heap would fail at its
-        // PRIME import, so the buffer comes from the device's own driver, and every other
-        // device (which imports foreign dma-bufs) takes that driver's export.
-        let i = first_device(profile, all, |d| !d.constraints.imports_foreign);
-        let device = profile.devices()[i].name.as_str();
-        let heap = profile.heap(HeapRole::Device).ok_or_else(|| {
-            SolveError::MissingHeap(
-                HeapRole::Device,
-                format!("{device} cannot import dma-bufs another driver exported"),
-            )
+        let (_, device) = first_device(profile, all, "foreign-import limit", |d| {
+            !d.constraints.imports_foreign
         })?;
-        if merged.contiguous && !heap.contiguous {
-            let j = first_device(profile, all, |d| d.constraints.contiguous);
-            return Err(SolveError::Conflict {
-                device: profile.devices()[j].name.clone(),
-                reason: format!(
-                    "needs contiguous memory and {device} needs memory {} allocates, which is not",
-                    heap.name
-                ),
-            });
-        }
-        if !fits(heap) {
-            return Err(narrowest());
-        }
-        // The exporting driver decides the CPU mapping; DRM's shmem-backed objects map cached.
-        let (cache, cache_reason) = if descriptor.usage.cpu_reads_often() {
-            (CachePolicy::Cached, CacheReason::CpuReadsOften)
-        } else if merged.coherent {
-            (CachePolicy::Cached, CacheReason::AllCoherent)
-        } else {
-            (CachePolicy::Cached, CacheReason::DeviceHeap)
-        };
-        return Ok((heap, HeapReason::DeviceMemoryFor(i), cache, cache_reason));
+        return Err(SolveError::Conflict {
+            device: device.name.clone(),
+            reason: "imports only memory its own driver allocated, not protected memory".into(),
+        });
     }
-    if merged.contiguous {
-        let i = first_device(profile, all, |d| d.constraints.contiguous);
-        let heap = profile.heap(HeapRole::Contiguous).ok_or_else(|| {
-            let device = profile
-                .devices()
-                .get(i)
-                .map_or("a device", |d| d.name.as_str());
-            SolveError::MissingHeap(
-                HeapRole::Contiguous,
-                format!("{device} needs contiguous memory"),
-            )
+    Ok((
+        heap,
+        HeapReason::Protected,
+        CachePolicy::Uncached,
+        CacheReason::Protected,
+    ))
+}
+
+/// A device's own memory, for a device that cannot import dma-bufs another driver exported: any
+/// other heap's buffer would fail at its PRIME import, so its driver allocates, and every other
+/// device (which imports foreign dma-bufs) takes that driver's export.
+fn device_heap<'p>(
+    descriptor: &Descriptor,
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let (i, device) = first_device(profile, all, "foreign-import limit", |d| {
+        !d.constraints.imports_foreign
+    })?;
+    let heap = profile.heap(HeapRole::Device).ok_or_else(|| {
+        SolveError::MissingHeap(
+            HeapRole::Device,
+            format!(
+                "{} cannot import dma-bufs another driver exported",
+                device.name
+            ),
+        )
+    })?;
+    if merged.contiguous && !heap.contiguous {
+        let (_, needs) = first_device(profile, all, "need for contiguous memory", |d| {
+            d.constraints.contiguous
         })?;
-        if !fits(heap) {
-            return Err(narrowest());
-        }
-        return Ok((
-            heap,
-            HeapReason::ContiguousFor(i),
-            CachePolicy::Cached,
-            CacheReason::ContiguousHeap,
-        ));
+        return Err(SolveError::Conflict {
+            device: needs.name.clone(),
+            reason: format!(
+                "needs contiguous memory and {} needs memory {} allocates, which is not",
+                device.name, heap.name
+            ),
+        });
     }
+    if heap.address_bits > merged.address_bits {
+        return Err(address_limit(profile, all, merged));
+    }
+    // The exporting driver decides the CPU mapping; DRM's shmem-backed objects map cached.
+    let cache_reason = if descriptor.usage.cpu_reads_often() {
+        CacheReason::CpuReadsOften
+    } else if merged.coherent {
+        CacheReason::AllCoherent
+    } else {
+        CacheReason::DeviceHeap
+    };
+    Ok((
+        heap,
+        HeapReason::DeviceMemoryFor(i),
+        CachePolicy::Cached,
+        cache_reason,
+    ))
+}
+
+fn contiguous_heap<'p>(
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let (i, device) = first_device(profile, all, "need for contiguous memory", |d| {
+        d.constraints.contiguous
+    })?;
+    let heap = profile.heap(HeapRole::Contiguous).ok_or_else(|| {
+        SolveError::MissingHeap(
+            HeapRole::Contiguous,
+            format!("{} needs contiguous memory", device.name),
+        )
+    })?;
+    if heap.address_bits > merged.address_bits {
+        return Err(address_limit(profile, all, merged));
+    }
+    Ok((
+        heap,
+        HeapReason::ContiguousFor(i),
+        CachePolicy::Cached,
+        CacheReason::ContiguousHeap,
+    ))
+}
+
+/// System memory: cached when the CPU reads often or every device snoops, else the uncached
+/// system heap when the profile has one. When the system heap lies above a device's address
+/// limit, only contiguous memory is known to lie low enough.
+fn system_heap<'p>(
+    descriptor: &Descriptor,
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let fits = |h: &HeapSpec| h.address_bits <= merged.address_bits;
     let system = profile.heap(HeapRole::System).ok_or_else(|| {
         SolveError::MissingHeap(HeapRole::System, "every profile needs one".into())
     })?;
     if !fits(system) {
-        // Only physically contiguous memory is known to lie low enough.
-        let i = first_device(profile, all, |d| {
-            d.constraints.address_bits == merged.address_bits
-        });
         return match profile.heap(HeapRole::Contiguous) {
-            Some(heap) if fits(heap) => Ok((
-                heap,
-                HeapReason::AddressLimitFor(i, merged.address_bits),
-                CachePolicy::Cached,
-                CacheReason::ContiguousHeap,
-            )),
-            _ => Err(narrowest()),
+            Some(heap) if fits(heap) => {
+                let (i, _) = first_device(profile, all, "address limit", |d| {
+                    d.constraints.address_bits == merged.address_bits
+                })?;
+                Ok((
+                    heap,
+                    HeapReason::AddressLimitFor(i, merged.address_bits),
+                    CachePolicy::Cached,
+                    CacheReason::ContiguousHeap,
+                ))
+            }
+            _ => Err(address_limit(profile, all, merged)),
         };
     }
+    let cached = |reason| Ok((system, HeapReason::Default, CachePolicy::Cached, reason));
     if descriptor.usage.cpu_reads_often() {
-        return Ok((
-            system,
-            HeapReason::Default,
-            CachePolicy::Cached,
-            CacheReason::CpuReadsOften,
-        ));
+        return cached(CacheReason::CpuReadsOften);
     }
     if merged.coherent {
-        return Ok((
-            system,
-            HeapReason::Default,
-            CachePolicy::Cached,
-            CacheReason::AllCoherent,
-        ));
+        return cached(CacheReason::AllCoherent);
     }
-    let i = first_device(profile, all, |d| !d.coherent());
     match profile.heap(HeapRole::SystemUncached) {
-        Some(heap) if fits(heap) => Ok((
-            heap,
-            HeapReason::Uncached,
-            CachePolicy::Uncached,
-            CacheReason::NonCoherentWithoutCpuReads(i),
-        )),
-        _ => Ok((
-            system,
-            HeapReason::Default,
-            CachePolicy::Cached,
-            CacheReason::NoUncachedHeap,
-        )),
+        Some(heap) if fits(heap) => {
+            let (i, _) = first_device(profile, all, "non-coherent access", |d| !d.coherent())?;
+            Ok((
+                heap,
+                HeapReason::Uncached,
+                CachePolicy::Uncached,
+                CacheReason::NonCoherentWithoutCpuReads(i),
+            ))
+        }
+        _ => cached(CacheReason::NoUncachedHeap),
     }
 }
 

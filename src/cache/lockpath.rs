@@ -43,13 +43,14 @@ pub struct LockDomains {
 }
 
 impl LockDomains {
-    /// Devices are numbered by profile index below this.
-    pub const MAX_DEVICES: usize = 64;
+    /// Devices are numbered by profile index below this (the profile's limit; the masks, stored
+    /// as 64 bits in the metadata region, have room for more).
+    pub const MAX_DEVICES: usize = crate::device::MAX_DEVICES;
 
     /// The domains of a placed buffer: its cache policy and, for every device other than the CPU
     /// that its usage names, whether it reads, writes and snoops. The placement must come from
     /// solving against `profile`, so every device it names is one of the profile's (the first
-    /// [`LockDomains::MAX_DEVICES`]; profiles hold fewer).
+    /// [`LockDomains::MAX_DEVICES`], the most a profile may list).
     pub fn for_placement(profile: &Profile, placement: &Placement) -> LockDomains {
         debug_assert!(placement
             .devices()

@@ -220,8 +220,9 @@ pub struct CacheDomains {
 }
 
 impl CacheDomains {
-    /// Devices are numbered by profile index below this.
-    pub const MAX_DEVICES: usize = 64;
+    /// Devices are numbered by profile index below this (the profile's limit; the word's
+    /// last-writer byte could name more).
+    pub const MAX_DEVICES: usize = crate::device::MAX_DEVICES;
 
     /// No devices yet; `cpu_cached` says whether the CPU mapping is cached (else write-combined).
     pub const fn new(cpu_cached: bool) -> CacheDomains {

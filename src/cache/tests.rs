@@ -20,7 +20,7 @@ fn word_round_trips_and_zero_is_fresh() {
     assert_eq!(BufferState::from_word(0), Ok(BufferState::INITIAL));
     let state = BufferState {
         lines: CpuLines::Stale,
-        last_writer: Domain::Device(63),
+        last_writer: Domain::Device(CacheDomains::MAX_DEVICES as u8 - 1),
         cpu_writers: 255,
         cpu_readers: 7,
         events: u32::MAX,
@@ -30,9 +30,11 @@ fn word_round_trips_and_zero_is_fresh() {
         BufferState::from_word(3),
         Err(TrackerError::CorruptState(3))
     );
+    // A last writer past the profile's device limit.
+    let beyond = ((CacheDomains::MAX_DEVICES as u64) + 2) << 8;
     assert_eq!(
-        BufferState::from_word(66 << 8),
-        Err(TrackerError::CorruptState(66 << 8))
+        BufferState::from_word(beyond),
+        Err(TrackerError::CorruptState(beyond))
     );
 }
 
@@ -146,8 +148,8 @@ fn refused_events_leave_the_word_alone() {
         Err(TrackerError::NotAttached(2))
     );
     assert_eq!(
-        t.device_access(64, DeviceAccess::Read),
-        Err(TrackerError::DeviceOutOfRange(64))
+        t.device_access(CacheDomains::MAX_DEVICES, DeviceAccess::Read),
+        Err(TrackerError::DeviceOutOfRange(CacheDomains::MAX_DEVICES))
     );
     assert_eq!(word.into_inner(), 0);
     let word = AtomicU64::new(u64::MAX);

@@ -1,13 +1,17 @@
-//! The seed's three-step lifecycle over the solver: create, attach devices, finalize.
+//! The solver as a three-step lifecycle: create a buffer with no storage, attach the devices that
+//! will use it one by one, then finalize one placement from all of their constraints. This is the
+//! shape of the central dma-buf allocator first proposed on dri-devel in 2013, for callers that
+//! learn about devices one at a time; `solve` is the same thing in one call when usage names them
+//! all up front.
 
 use super::{check_device, solve_for, DeviceSet, Placement, SolveError};
 use crate::descriptor::Descriptor;
 use crate::device::Access;
 use crate::profile::Profile;
 
-/// The seed's lifecycle: a handle with no storage, devices attached one by one, then one
-/// placement from the union of their constraints. Attaching after finalize checks the device
-/// against the placement already made.
+/// A buffer being set up: no storage yet, devices attached one by one, then one placement from
+/// the union of their constraints. Attaching after finalize checks the device against the
+/// placement already made (and fails if it does not fit) instead of moving the buffer.
 #[derive(Clone, Debug)]
 pub struct PendingBuffer<'p> {
     profile: &'p Profile,

@@ -15,7 +15,7 @@ pub mod report;
 pub mod sim;
 pub mod trace;
 
-pub use policy::{Counts, Event, Policy};
+pub use policy::{Counts, Event, Policy, ReplayError};
 pub use report::{replay_trace, shipped_table, Replay};
 pub use trace::{Trace, TraceError};
 

@@ -123,26 +123,55 @@ impl std::ops::AddAssign for Counts {
     }
 }
 
+/// Why a replay has no counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// The tracker refuses an event (a device not attached, an unlock without a lock).
+    Refused(TrackerError),
+    /// The search for the optimum found no correct schedule. Cleaning and invalidating before
+    /// every event is always one, so this means the simulator and that argument disagree.
+    NoCorrectSchedule,
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayError::Refused(e) => write!(f, "{e}"),
+            ReplayError::NoCorrectSchedule => {
+                f.write_str("the optimum search found no correct schedule (a simulator bug)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
+impl From<TrackerError> for ReplayError {
+    fn from(e: TrackerError) -> ReplayError {
+        ReplayError::Refused(e)
+    }
+}
+
 /// Replays one buffer's events under `policy`. `domains` is the buffer as the tracker sees it,
-/// `lock` as the mapper's rule sees it (both from the same placement). Fails only on an event the
-/// tracker refuses (a device not attached, an unlock without a lock).
+/// `lock` as the mapper's rule sees it (both from the same placement). Fails on an event the
+/// tracker refuses (a device not attached, an unlock without a lock), the same for every policy.
 pub fn replay(
     policy: Policy,
     domains: &CacheDomains,
     lock: &LockDomains,
     events: &[Event],
-) -> Result<Counts, TrackerError> {
+) -> Result<Counts, ReplayError> {
     match policy {
         Policy::Naive => Ok(naive(domains, events)),
         Policy::Mapper => {
             tracker(domains, events)?;
             Ok(mapper(domains, lock, events, DeviceSide::Naive))
         }
-        Policy::Tracker => tracker(domains, events),
+        Policy::Tracker => Ok(tracker(domains, events)?),
         Policy::Minimum => {
             // Check well-formedness the same way the tracker does, so all three agree on errors.
             tracker(domains, events)?;
-            Ok(minimum(domains, events))
+            minimum(domains, events).ok_or(ReplayError::NoCorrectSchedule)
         }
     }
 }
@@ -362,7 +391,7 @@ fn tracker(domains: &CacheDomains, events: &[Event]) -> Result<Counts, TrackerEr
 /// Exhaustive search over where to clean and invalidate. Between two events the only choices that
 /// differ are nothing, clean, invalidate, or clean then invalidate (invalidate then clean is just
 /// invalidate); states are merged once renumbered, so the frontier stays a handful of states.
-fn minimum(domains: &CacheDomains, events: &[Event]) -> Counts {
+fn minimum(domains: &CacheDomains, events: &[Event]) -> Option<Counts> {
     const CHOICES: [&[Step]; 4] = [
         &[],
         &[Step::Clean],
@@ -407,12 +436,6 @@ fn minimum(domains: &CacheDomains, events: &[Event]) -> Counts {
         previous = Some(event);
     }
     // Cleaning and invalidating before every event is always correct, so the frontier is never
-    // empty; report an impossible schedule as a fault rather than panic.
-    frontier
-        .into_values()
-        .min_by_key(Counts::key)
-        .unwrap_or(Counts {
-            stale_reads: 1,
-            ..Counts::default()
-        })
+    // empty; if it were, the caller reports that instead of a made-up count.
+    frontier.into_values().min_by_key(Counts::key)
 }

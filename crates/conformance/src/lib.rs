@@ -3,30 +3,36 @@
 //! `conformance` binary; a device, through Soong's `central_gralloc_conformance_test`). Each case
 //! prints `PASS name` or `FAIL name: reason`. Test code: no library a device ships links it.
 //!
-//! Reading of "every failure is a service-specific error with a value other than 0": an
-//! `AllocationError` can be `BAD_DESCRIPTOR`, whose value *is* 0, so the check is that the
-//! status is not OK, its exception code is service-specific (never a transaction error or a
-//! generic exception), and its value is one of the three `AllocationError` values. Where the
-//! project's error rules name one value (e.g. `layerCount = 0` is `BAD_DESCRIPTOR`), the case
+//! A refusal passes only as a service-specific status whose value is one of the three
+//! `AllocationError` values (never a transaction error or a generic exception; `BAD_DESCRIPTOR`
+//! is 0, so "not OK" alone would accept a dead connection). Where the error rules
+//! (docs/architecture.md §3) name one value, e.g. `layerCount = 0` is `BAD_DESCRIPTOR`, the case
 //! checks that value too.
 //!
 //! `fds_are_shared_memory` needs a second process: it re-runs the current executable as a peer
 //! (see [`peer_from_env`]), so every program that runs the cases must call that first: the
 //! `conformance` binary does in `main`, the test suite has the ignored `#[test]` [`PEER_TEST`].
+//!
+//! The `mapper_*` cases import, lock and read buffers through `mapper.<suffix>.so`, loaded with
+//! `dlopen` from the directory [`mapper::set_mapper_dir`] or `$CENTRAL_GRALLOC_MAPPER_DIR` names
+//! (on Android, `/vendor/lib64/hw`); see [`mapper`].
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-use binder::{Status, Strong};
+use binder::Strong;
+use central_gralloc::error::ErrorCode;
 use central_gralloc::format::PixelFormat;
 use central_gralloc::usage::Usage;
 use central_gralloc_memory::metadata::HEADER_SIZE;
 use central_gralloc_memory::BufferInfo;
 use central_gralloc_service::aidl::{
-    AllocationError, AllocationResult, BufferDescriptorInfo, IAllocator, NativeHandle,
+    AllocationResult, BufferDescriptorInfo, IAllocator, NativeHandle,
 };
+use central_gralloc_service::status;
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 
+pub mod mapper;
 mod peer;
 pub use peer::{peer_from_env, PEER_ENV, PEER_TEST};
 use peer::{share_with_peer, PeerTask};
@@ -40,6 +46,8 @@ pub struct Case {
     pub name: &'static str,
     /// The check.
     pub run: fn(&dyn IAllocator) -> CaseResult,
+    /// Whether it loads `mapper.<suffix>.so` (see [`mapper`]).
+    pub needs_mapper: bool,
 }
 
 /// Every case, in the order they run.
@@ -47,60 +55,87 @@ pub const CASES: &[Case] = &[
     Case {
         name: "mapper_suffix_is_central",
         run: mapper_suffix_is_central,
+        needs_mapper: false,
     },
     Case {
         name: "interface_version_is_2",
         run: interface_version_is_2,
+        needs_mapper: false,
     },
     Case {
         name: "allocate_64x64_rgba_cpu_often",
         run: allocate_64x64_rgba_cpu_often,
+        needs_mapper: false,
     },
     Case {
         name: "unknown_usage_bit_is_unsupported",
         run: unknown_usage_bit_is_unsupported,
+        needs_mapper: false,
     },
     Case {
         name: "unknown_option_is_unsupported",
         run: unknown_option_is_unsupported,
+        needs_mapper: false,
     },
     Case {
         name: "layer_count_zero_fails",
         run: layer_count_zero_fails,
+        needs_mapper: false,
     },
     Case {
         name: "bad_counts_fail",
         run: bad_counts_fail,
+        needs_mapper: false,
     },
     Case {
         name: "allocate_v1_is_unsupported",
         run: allocate_v1_is_unsupported,
+        needs_mapper: false,
     },
     Case {
         name: "count_buffers_share_one_stride",
         run: count_buffers_share_one_stride,
+        needs_mapper: false,
     },
     Case {
         name: "handle_stride_equals_result_stride",
         run: handle_stride_equals_result_stride,
+        needs_mapper: false,
     },
     Case {
         name: "fds_are_shared_memory",
         run: fds_are_shared_memory,
+        needs_mapper: false,
+    },
+    Case {
+        name: "mapper_write_read_back_through_second_import",
+        run: mapper::mapper_write_read_back_through_second_import,
+        needs_mapper: true,
+    },
+    Case {
+        name: "mapper_metadata_agrees_with_allocation",
+        run: mapper::mapper_metadata_agrees_with_allocation,
+        needs_mapper: true,
     },
     // Last: the sweep allocates hundreds of megabytes in a second, which may use up the caller's
     // quota window (it tolerates NO_RESOURCES itself; cases after it would not).
     Case {
         name: "is_supported_agrees_with_allocate2",
         run: is_supported_agrees_with_allocate2,
+        needs_mapper: false,
     },
 ];
 
 /// Runs every case against `allocator`, printing one line per case to `out`; returns the
-/// names of the cases that failed.
+/// names of the cases that failed. Where this process cannot load a mapper at all
+/// ([`mapper::unavailable`]), the cases that need one print `SKIP name: why` instead.
 pub fn run_all(allocator: &Strong<dyn IAllocator>, out: &mut dyn Write) -> Vec<&'static str> {
     let mut failed = Vec::new();
     for case in CASES {
+        if let (true, Some(why)) = (case.needs_mapper, mapper::unavailable()) {
+            let _ = writeln!(out, "SKIP {}: {why}", case.name);
+            continue;
+        }
         let line = match run_case(allocator, case) {
             Ok(()) => format!("PASS {}", case.name),
             Err(reason) => {
@@ -159,52 +194,23 @@ fn rgba(width: i32, height: i32, usage: i64) -> BufferDescriptorInfo {
     descriptor(width, height, PixelFormat::RGBA_8888, usage)
 }
 
-/// Whether `status` is a service-specific error (named without the enum variant, whose
-/// spelling differs between AOSP's binder crate and rsbinder).
-fn is_service_specific(status: &Status) -> bool {
-    status.exception_code() == Status::new_service_specific_error(1, None).exception_code()
-}
-
-fn error_name(value: i32) -> &'static str {
-    match value {
-        0 => "BAD_DESCRIPTOR",
-        1 => "NO_RESOURCES",
-        2 => "UNSUPPORTED",
-        _ => "not an AllocationError",
+/// The `AllocationError` of a failed call, or why the failure is not one (it succeeded, or
+/// failed with a status that is not a service-specific `AllocationError`).
+pub fn allocation_error<T>(result: binder::Result<T>) -> Result<ErrorCode, String> {
+    match result {
+        Ok(_) => Err("succeeded, expected an AllocationError".into()),
+        Err(status) => status::allocation_error(&status).ok_or_else(|| {
+            format!("failed with a status that is not an AllocationError: {status:?}")
+        }),
     }
-}
-
-/// The `AllocationError` of a failed call, or why the failure is not one.
-fn allocation_error<T>(result: binder::Result<T>) -> Result<i32, String> {
-    let status = match result {
-        Ok(_) => return Err("succeeded, expected an AllocationError".into()),
-        Err(status) => status,
-    };
-    if !is_service_specific(&status) {
-        return Err(format!(
-            "failed with a non-service-specific status: {status:?}"
-        ));
-    }
-    let value = status.service_specific_error();
-    if !(0..=2).contains(&value) {
-        return Err(format!(
-            "service-specific value {value} is not an AllocationError"
-        ));
-    }
-    Ok(value)
 }
 
 /// Fails unless `result` is the service-specific `expected`.
-fn expect_error<T>(result: binder::Result<T>, expected: AllocationError, what: &str) -> CaseResult {
-    let value = allocation_error(result).map_err(|e| format!("{what}: {e}"))?;
-    if value != expected.0 {
-        return Err(format!(
-            "{what}: {} ({value}), expected {}",
-            error_name(value),
-            error_name(expected.0)
-        ));
-    }
-    Ok(())
+pub fn expect_error<T>(result: binder::Result<T>, expected: ErrorCode, what: &str) -> CaseResult {
+    let code = allocation_error(result).map_err(|e| format!("{what}: {e}"))?;
+    check(code == expected, || {
+        format!("{what}: {code}, expected {expected}")
+    })
 }
 
 fn check(ok: bool, what: impl FnOnce() -> String) -> CaseResult {
@@ -269,11 +275,7 @@ fn unknown_usage_bit_is_unsupported(a: &dyn IAllocator) -> CaseResult {
     check(!a.isSupported(&d).unwrap_or(true), || {
         "isSupported is not false".into()
     })?;
-    expect_error(
-        a.allocate2(&d, 1),
-        AllocationError::UNSUPPORTED,
-        "allocate2",
-    )
+    expect_error(a.allocate2(&d, 1), ErrorCode::Unsupported, "allocate2")
 }
 
 fn unknown_option_is_unsupported(a: &dyn IAllocator) -> CaseResult {
@@ -286,11 +288,7 @@ fn unknown_option_is_unsupported(a: &dyn IAllocator) -> CaseResult {
     check(!a.isSupported(&d).unwrap_or(true), || {
         "isSupported is not false".into()
     })?;
-    expect_error(
-        a.allocate2(&d, 1),
-        AllocationError::UNSUPPORTED,
-        "allocate2",
-    )
+    expect_error(a.allocate2(&d, 1), ErrorCode::Unsupported, "allocate2")
 }
 
 fn layer_count_zero_fails(a: &dyn IAllocator) -> CaseResult {
@@ -299,33 +297,21 @@ fn layer_count_zero_fails(a: &dyn IAllocator) -> CaseResult {
     check(!a.isSupported(&d).unwrap_or(true), || {
         "isSupported is not false".into()
     })?;
-    expect_error(
-        a.allocate2(&d, 1),
-        AllocationError::BAD_DESCRIPTOR,
-        "allocate2",
-    )
+    expect_error(a.allocate2(&d, 1), ErrorCode::BadDescriptor, "allocate2")
 }
 
 fn bad_counts_fail(a: &dyn IAllocator) -> CaseResult {
     let d = rgba(16, 16, CPU_OFTEN);
-    expect_error(
-        a.allocate2(&d, 0),
-        AllocationError::BAD_DESCRIPTOR,
-        "count 0",
-    )?;
-    expect_error(
-        a.allocate2(&d, -1),
-        AllocationError::BAD_DESCRIPTOR,
-        "count -1",
-    )?;
+    expect_error(a.allocate2(&d, 0), ErrorCode::BadDescriptor, "count 0")?;
+    expect_error(a.allocate2(&d, -1), ErrorCode::BadDescriptor, "count -1")?;
     expect_error(
         a.allocate2(&d, i32::MIN),
-        AllocationError::BAD_DESCRIPTOR,
+        ErrorCode::BadDescriptor,
         "count MIN",
     )?;
     expect_error(
         a.allocate2(&d, i32::MAX),
-        AllocationError::NO_RESOURCES,
+        ErrorCode::NoResources,
         "count MAX",
     )?;
     // Still serving, and correctly.
@@ -342,7 +328,7 @@ fn allocate_v1_is_unsupported(a: &dyn IAllocator) -> CaseResult {
     // 15's rustc 1.78 predates it.)
     #[allow(deprecated)]
     let result = a.allocate(&[0u8; 16], 1);
-    expect_error(result, AllocationError::UNSUPPORTED, "allocate")
+    expect_error(result, ErrorCode::Unsupported, "allocate")
 }
 
 /// The sweep of `is_supported_agrees_with_allocate2`.
@@ -388,8 +374,7 @@ fn is_supported_agrees_with_allocate2(a: &dyn IAllocator) -> CaseResult {
                         Ok(r) if r.buffers.len() == 1 => {}
                         Ok(r) => return Err(format!("{}: {} buffers", what(), r.buffers.len())),
                         // Resource exhaustion is the one failure isSupported allows.
-                        Err(s) if s.service_specific_error() == AllocationError::NO_RESOURCES.0 => {
-                        }
+                        Err(s) if status::allocation_error(&s) == Some(ErrorCode::NoResources) => {}
                         Err(s) => return Err(format!("{}: supported but {s:?}", what())),
                     }
                 } else {

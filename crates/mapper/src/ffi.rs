@@ -119,7 +119,8 @@ pub struct AIMapper {
     pub v5: AIMapperV5,
 }
 
-// The layout of the platform's ABI dump (MAPPER.md §1.7), checked at compile time.
+// The layout the platform's ABI dump records for these types (hardware/interfaces
+// graphics/mapper/stable-c/abi-dumps), checked at compile time.
 const _: () = assert!(std::mem::size_of::<AIMapper>() == 128);
 const _: () = assert!(std::mem::align_of::<AIMapper>() == 16);
 const _: () = assert!(std::mem::offset_of!(AIMapper, v5) == 8);

@@ -1,6 +1,7 @@
 //! `MemError`: every way the memory layer can fail, and the one place that maps it to a wire code.
+//! The crate's bottom module: every other module may use it, it uses none of them.
 //!
-//! Rules (the core's rules from `central_gralloc::error`, extended to the kernel):
+//! The error rules are in docs/architecture.md §3; this is their kernel half:
 //! - running out of something — memory (`ENOMEM`, `ENOSPC`), fds (`EMFILE`, `ENFILE`), a busy
 //!   kernel (`EAGAIN`, `EBUSY` after retries), the service's own limits — is `NoResources`: the
 //!   same request may succeed later;
@@ -14,8 +15,6 @@ use central_gralloc::profile::HeapRole;
 use central_gralloc::solver::SolveError;
 use nix::errno::Errno;
 use std::fmt;
-
-use crate::handle::HandleError;
 
 /// The system call that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,6 +287,77 @@ impl fmt::Display for MemError {
 }
 
 impl std::error::Error for MemError {}
+
+/// The errno inside an I/O error from the standard library (`EIO` if it carries none): the one
+/// conversion from `std::io::Error` to the [`Errno`] that [`MemError::Sys`] holds.
+pub(crate) fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Why a handle was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandleError {
+    /// Not one of ours.
+    Magic(i32),
+    /// Another encoding version.
+    Version {
+        /// The handle's version.
+        found: i32,
+        /// The one this reader decodes.
+        known: i32,
+    },
+    /// Wrong number of ints (possibly truncated).
+    IntCount {
+        /// Expected.
+        expected: usize,
+        /// Found.
+        found: usize,
+    },
+    /// Wrong number of fds.
+    FdCount {
+        /// Expected.
+        expected: usize,
+        /// Found.
+        found: usize,
+    },
+    /// A field out of range or inconsistent with the others.
+    Field {
+        /// Which field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// An fd that does not match the ints.
+    Fd {
+        /// Which fd.
+        which: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::Magic(m) => write!(f, "magic 0x{m:08x} is not a central-gralloc handle"),
+            HandleError::Version { found, known } => {
+                write!(f, "handle version {found}, this reader knows {known}")
+            }
+            HandleError::IntCount { expected, found } => {
+                write!(f, "{found} ints, expected {expected}")
+            }
+            HandleError::FdCount { expected, found } => {
+                write!(f, "{found} fds, expected {expected}")
+            }
+            HandleError::Field { field, value, why } => write!(f, "{field} = {value}: {why}"),
+            HandleError::Fd { which, why } => write!(f, "{which} fd: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
 
 impl From<SolveError> for MemError {
     fn from(e: SolveError) -> Self {

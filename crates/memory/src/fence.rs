@@ -1,5 +1,7 @@
 //! Waiting on a sync_file fence (the acquire fence a client hands to lock).
 
+use crate::error::io_errno;
+use nix::errno::Errno;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -41,13 +43,11 @@ pub fn wait(fence: BorrowedFd<'_>, timeout: Duration) -> Result<(), FenceError> 
         // SAFETY: `pfd` is one valid pollfd on this stack frame, and the count says one.
         let n = unsafe { libc::poll(&mut pfd, 1, millis) };
         if n < 0 {
-            let errno = std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO);
-            if errno == libc::EINTR {
+            let errno = io_errno(&std::io::Error::last_os_error());
+            if errno == Errno::EINTR {
                 continue;
             }
-            return Err(FenceError::Poll(errno));
+            return Err(FenceError::Poll(errno as i32));
         }
         if n == 0 {
             return Err(FenceError::Timeout);

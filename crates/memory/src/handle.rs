@@ -34,17 +34,17 @@
 //! The device heap (role 4, kind 3) added values, not fields: a reader that predates them
 //! refuses such a handle as an unknown role, so the layout and its version stayed.
 
-use crate::error::{MemError, SysOp};
+pub use crate::error::HandleError;
+use crate::error::{io_errno, MemError, SysOp};
 use crate::heap::BufferKind;
 use crate::metadata;
 use crate::sys::{fd_kind, FdKind};
 use central_gralloc::descriptor::MAX_RESERVED_SIZE;
-use central_gralloc::format::{FormatKind, PixelFormat, StrideUnit};
+use central_gralloc::format::{FormatInfo, FormatKind, PixelFormat, StrideUnit};
 use central_gralloc::layout::{PlaneLayout, MAX_PLANES, PAGE_SIZE};
 use central_gralloc::profile::HeapRole;
 use central_gralloc::solver::CachePolicy;
 use central_gralloc::usage::Usage;
-use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 
 /// `CGHB`.
@@ -64,66 +64,6 @@ pub struct NativeHandle {
     /// The ints.
     pub ints: Vec<i32>,
 }
-
-/// Why a handle was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HandleError {
-    /// Not one of ours.
-    Magic(i32),
-    /// Another encoding version.
-    Version(i32),
-    /// Wrong number of ints (possibly truncated).
-    IntCount {
-        /// Expected.
-        expected: usize,
-        /// Found.
-        found: usize,
-    },
-    /// Wrong number of fds.
-    FdCount {
-        /// Expected.
-        expected: usize,
-        /// Found.
-        found: usize,
-    },
-    /// A field out of range or inconsistent with the others.
-    Field {
-        /// Which field.
-        field: &'static str,
-        /// Its value.
-        value: u64,
-        /// What is wrong.
-        why: &'static str,
-    },
-    /// An fd that does not match the ints.
-    Fd {
-        /// Which fd.
-        which: &'static str,
-        /// What is wrong.
-        why: String,
-    },
-}
-
-impl fmt::Display for HandleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandleError::Magic(m) => write!(f, "magic 0x{m:08x} is not a central-gralloc handle"),
-            HandleError::Version(v) => {
-                write!(f, "handle version {v}, this reader knows {HANDLE_VERSION}")
-            }
-            HandleError::IntCount { expected, found } => {
-                write!(f, "{found} ints, expected {expected}")
-            }
-            HandleError::FdCount { expected, found } => {
-                write!(f, "{found} fds, expected {expected}")
-            }
-            HandleError::Field { field, value, why } => write!(f, "{field} = {value}: {why}"),
-            HandleError::Fd { which, why } => write!(f, "{which} fd: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for HandleError {}
 
 /// Everything the ints of a handle say about a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,38 +108,369 @@ pub struct BufferInfo {
     pub plane_count: u8,
 }
 
-fn role_index(role: HeapRole) -> i32 {
-    HeapRole::ALL
-        .iter()
-        .position(|&r| r == role)
-        .map_or(-1, |i| i as i32)
+/// A heap role's number in the ints (index 19).
+const fn role_code(role: HeapRole) -> i32 {
+    match role {
+        HeapRole::System => 0,
+        HeapRole::SystemUncached => 1,
+        HeapRole::Contiguous => 2,
+        HeapRole::Protected => 3,
+        HeapRole::Device => 4,
+    }
 }
 
-fn kind_index(kind: BufferKind) -> i32 {
-    BufferKind::ALL
-        .iter()
-        .position(|&k| k == kind)
-        .map_or(-1, |i| i as i32)
+fn role_from_code(code: i32) -> Option<HeapRole> {
+    HeapRole::ALL.into_iter().find(|&r| role_code(r) == code)
 }
 
-/// Reads version-1 ints in order; only ever built over a slice of exactly [`HANDLE_INTS`].
+/// A cache policy's number in the ints (index 20).
+const fn cache_code(cache: CachePolicy) -> i32 {
+    match cache {
+        CachePolicy::Cached => 0,
+        CachePolicy::Uncached => 1,
+    }
+}
+
+fn cache_from_code(code: i32) -> Option<CachePolicy> {
+    [CachePolicy::Cached, CachePolicy::Uncached]
+        .into_iter()
+        .find(|&c| cache_code(c) == code)
+}
+
+/// A memory kind's number in the ints (index 21).
+const fn kind_code(kind: BufferKind) -> i32 {
+    match kind {
+        BufferKind::DmaHeap => 0,
+        BufferKind::Udmabuf => 1,
+        BufferKind::Memfd => 2,
+        BufferKind::Drm => 3,
+    }
+}
+
+fn kind_from_code(code: i32) -> Option<BufferKind> {
+    BufferKind::ALL.into_iter().find(|&k| kind_code(k) == code)
+}
+
+/// Reads the ints after the header in order. Built over exactly the fields of a handle of this
+/// version, so running out means the layout below and [`HANDLE_INTS`] disagree: that is an
+/// error, not a zero.
 struct Ints<'a>(std::slice::Iter<'a, i32>);
 
 impl Ints<'_> {
-    fn i32(&mut self) -> i32 {
-        self.0.next().copied().unwrap_or(0)
+    fn i32(&mut self) -> Result<i32, HandleError> {
+        self.0.next().copied().ok_or(HandleError::IntCount {
+            expected: HANDLE_INTS,
+            found: HANDLE_INTS - 1,
+        })
     }
-    fn u32(&mut self) -> u32 {
-        self.i32() as u32
+    fn u32(&mut self) -> Result<u32, HandleError> {
+        self.i32().map(|v| v as u32)
     }
-    fn u64(&mut self) -> u64 {
-        let lo = u64::from(self.u32());
-        lo | u64::from(self.u32()) << 32
+    fn u64(&mut self) -> Result<u64, HandleError> {
+        let lo = u64::from(self.u32()?);
+        Ok(lo | u64::from(self.u32()?) << 32)
     }
 }
 
 fn bad(field: &'static str, value: u64, why: &'static str) -> HandleError {
     HandleError::Field { field, value, why }
+}
+
+/// An `i32` field shown as the unsigned value a reader sees in an error.
+fn shown(v: i32) -> u64 {
+    u64::from(v as u32)
+}
+
+/// The fields of a handle of this version as read, before any check.
+struct Fields {
+    id: u64,
+    width: u32,
+    height: u32,
+    layer_count: u32,
+    requested_format: PixelFormat,
+    format: PixelFormat,
+    usage: Usage,
+    stride: u32,
+    fourcc: u32,
+    size: u64,
+    layer_stride: u64,
+    heap: i32,
+    cache: i32,
+    kind: i32,
+    reserved_size: u64,
+    metadata_size: u64,
+    plane_count: i32,
+    planes: [PlaneLayout; MAX_PLANES],
+    metadata_kind: i32,
+}
+
+/// Checks the header (magic, version, int and fd counts) and returns the ints after it.
+fn checked_header(ints: &[i32]) -> Result<&[i32], HandleError> {
+    let count_error = HandleError::IntCount {
+        expected: HANDLE_INTS,
+        found: ints.len(),
+    };
+    match ints {
+        [] => Err(count_error),
+        [magic, ..] if *magic != HANDLE_MAGIC => Err(HandleError::Magic(*magic)),
+        [_] => Err(count_error),
+        [_, version, ..] if *version != HANDLE_VERSION => Err(HandleError::Version {
+            found: *version,
+            known: HANDLE_VERSION,
+        }),
+        [_, _, n_ints, n_fds, fields @ ..]
+            if ints.len() == HANDLE_INTS && *n_ints == HANDLE_INTS as i32 =>
+        {
+            if *n_fds != HANDLE_FDS as i32 {
+                return Err(bad("fd count", shown(*n_fds), "a handle has 2 fds"));
+            }
+            Ok(fields)
+        }
+        _ => Err(count_error),
+    }
+}
+
+impl Fields {
+    /// Reads the fields in the order of the layout table in the module documentation.
+    fn read(fields: &[i32]) -> Result<Fields, HandleError> {
+        let r = &mut Ints(fields.iter());
+        let mut read = Fields {
+            id: r.u64()?,
+            width: r.u32()?,
+            height: r.u32()?,
+            layer_count: r.u32()?,
+            requested_format: PixelFormat(r.i32()?),
+            format: PixelFormat(r.i32()?),
+            usage: Usage(r.u64()?),
+            stride: r.u32()?,
+            fourcc: r.u32()?,
+            size: r.u64()?,
+            layer_stride: r.u64()?,
+            heap: r.i32()?,
+            cache: r.i32()?,
+            kind: r.i32()?,
+            reserved_size: r.u64()?,
+            metadata_size: r.u64()?,
+            plane_count: r.i32()?,
+            planes: [PlaneLayout::default(); MAX_PLANES],
+            metadata_kind: 0,
+        };
+        for p in read.planes.iter_mut() {
+            p.offset = r.u64()?;
+            p.stride = r.u64()?;
+            p.size = r.u64()?;
+            p.width = u64::from(r.u32()?);
+            p.height = u64::from(r.u32()?);
+            p.fourcc = r.u32()?;
+        }
+        read.metadata_kind = r.i32()?;
+        Ok(read)
+    }
+
+    /// A non-zero id and dimensions an `int` can carry.
+    fn check_dimensions(&self) -> Result<(), HandleError> {
+        if self.id == 0 {
+            return Err(bad("id", 0, "0 is never a buffer id"));
+        }
+        for (field, v) in [
+            ("width", self.width),
+            ("height", self.height),
+            ("layer count", self.layer_count),
+            ("stride", self.stride),
+        ] {
+            if v == 0 || v > i32::MAX as u32 {
+                return Err(bad(field, u64::from(v), "must be in 1..=i32::MAX"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The laid-out format's description: a concrete format, which the requested format is (or
+    /// resolves to, if it was flexible), with known usage bits.
+    fn checked_format(&self) -> Result<&'static FormatInfo, HandleError> {
+        let format_info = self
+            .format
+            .info()
+            .filter(|i| !i.planes.is_empty())
+            .ok_or(bad("format", shown(self.format.0), "not a concrete format"))?;
+        let requested = shown(self.requested_format.0);
+        match self.requested_format.info() {
+            None => return Err(bad("requested format", requested, "unknown format")),
+            // Clients read the buffer as the format they asked for: it must be the one laid
+            // out, unless it was a flexible format the allocator resolved.
+            Some(i) if i.format != self.format && i.kind != FormatKind::Flexible => {
+                return Err(bad(
+                    "requested format",
+                    requested,
+                    "differs from the laid-out format",
+                ))
+            }
+            Some(_) => {}
+        }
+        if self.usage.unknown_bits() != 0 {
+            return Err(bad("usage", self.usage.bits(), "unknown usage bits"));
+        }
+        Ok(format_info)
+    }
+
+    /// The heap role, cache policy, memory kind and metadata region kind the numbers name.
+    fn enums(&self) -> Result<(HeapRole, CachePolicy, BufferKind, BufferKind), HandleError> {
+        let heap =
+            role_from_code(self.heap).ok_or(bad("heap role", shown(self.heap), "no such role"))?;
+        let cache = cache_from_code(self.cache).ok_or(bad(
+            "cache policy",
+            shown(self.cache),
+            "no such policy",
+        ))?;
+        let kind = kind_from_code(self.kind).ok_or(bad(
+            "kind",
+            shown(self.kind),
+            "no such buffer kind",
+        ))?;
+        let metadata_kind = kind_from_code(self.metadata_kind)
+            // The region comes from the system-role heap, never from a device's own memory.
+            .filter(|k| *k != BufferKind::Drm)
+            .ok_or(bad(
+                "metadata kind",
+                shown(self.metadata_kind),
+                "no such metadata region kind",
+            ))?;
+        Ok((heap, cache, kind, metadata_kind))
+    }
+
+    /// Whole pages, layers inside the allocation, and a metadata region that matches the
+    /// reserved size.
+    fn check_sizes(&self) -> Result<(), HandleError> {
+        if self.size == 0 || self.size % PAGE_SIZE != 0 {
+            return Err(bad(
+                "size",
+                self.size,
+                "must be a positive multiple of the page size",
+            ));
+        }
+        match self.layer_stride.checked_mul(u64::from(self.layer_count)) {
+            Some(all) if self.layer_stride > 0 && all <= self.size => {}
+            _ => {
+                return Err(bad(
+                    "layer stride",
+                    self.layer_stride,
+                    "layers do not fit the allocation",
+                ))
+            }
+        }
+        if metadata::region_size(self.reserved_size) != Some(self.metadata_size) {
+            return Err(bad(
+                "metadata size",
+                self.metadata_size,
+                "does not match the reserved size",
+            ));
+        }
+        if self.reserved_size > MAX_RESERVED_SIZE {
+            return Err(bad("reserved size", self.reserved_size, "above the limit"));
+        }
+        Ok(())
+    }
+
+    /// The format's number of planes, each inside its layer; unused planes zero. Returns the
+    /// count.
+    fn checked_planes(&self, format: &FormatInfo) -> Result<usize, HandleError> {
+        let count = usize::try_from(self.plane_count)
+            .ok()
+            .filter(|n| (1..=MAX_PLANES).contains(n))
+            .ok_or(bad("plane count", shown(self.plane_count), "must be 1..=3"))?;
+        if count != format.planes.len() {
+            return Err(bad(
+                "plane count",
+                count as u64,
+                "differs from the format's",
+            ));
+        }
+        for (i, p) in self.planes.iter().enumerate() {
+            if i >= count {
+                if *p != PlaneLayout::default() {
+                    return Err(bad("unused plane", i as u64, "must be zero"));
+                }
+                continue;
+            }
+            if p.stride == 0 || p.width == 0 || p.height == 0 {
+                return Err(bad(
+                    "plane stride/width/height",
+                    i as u64,
+                    "must be positive",
+                ));
+            }
+            if p.stride.checked_mul(p.height) != Some(p.size) {
+                return Err(bad("plane size", p.size, "is not stride × height"));
+            }
+            match p.offset.checked_add(p.size) {
+                Some(end) if end <= self.layer_stride => {}
+                _ => {
+                    return Err(bad(
+                        "plane offset",
+                        p.offset,
+                        "plane extends past its layer",
+                    ))
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    /// The buffer's width and height fit its planes (checked to fit the layer already), so a
+    /// mapper trusting them never hands out rows beyond the mapping.
+    fn check_geometry(&self, format: &FormatInfo) -> Result<(), HandleError> {
+        if format.kind == FormatKind::Blob && self.height != 1 {
+            return Err(bad(
+                "height",
+                u64::from(self.height),
+                "BLOB buffers have height 1",
+            ));
+        }
+        for (p, f) in self.planes.iter().zip(format.planes) {
+            let samples = u64::from(self.width).div_ceil(u64::from(f.hsub.max(1)));
+            if p.width != samples {
+                return Err(bad("plane width", p.width, "differs from the buffer width"));
+            }
+            if p.height < u64::from(self.height).div_ceil(u64::from(f.vsub.max(1))) {
+                return Err(bad("plane height", p.height, "fewer rows than the buffer"));
+            }
+            match p.width.checked_mul(u64::from(f.bits_per_pixel)) {
+                Some(bits) if bits.div_ceil(8) <= p.stride => {}
+                _ => {
+                    return Err(bad(
+                        "plane stride",
+                        p.stride,
+                        "shorter than a row of samples",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `stride` is plane 0's pitch in the format's unit (bytes, pixels, or the width of a BLOB).
+    fn check_stride(&self, format: &FormatInfo) -> Result<(), HandleError> {
+        let (pitch, bits) = match (self.planes.first(), format.planes.first()) {
+            (Some(p), Some(f)) => (p.stride, u64::from(f.bits_per_pixel)),
+            _ => return Err(bad("plane count", 0, "a format has at least one plane")),
+        };
+        let expected = match format.stride_unit {
+            _ if format.kind == FormatKind::Blob => Some(u64::from(self.width)),
+            StrideUnit::Bytes => Some(pitch),
+            StrideUnit::Pixels => {
+                let bytes = (bits / 8).max(1);
+                (pitch % bytes == 0).then_some(pitch / bytes)
+            }
+        };
+        if expected != Some(u64::from(self.stride)) {
+            return Err(bad(
+                "stride",
+                u64::from(self.stride),
+                "differs from plane 0's pitch",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl BufferInfo {
@@ -234,11 +505,11 @@ impl BufferInfo {
         ints.extend([self.stride as i32, self.fourcc as i32]);
         u64s(&mut ints, self.size);
         u64s(&mut ints, self.layer_stride);
-        let cache = match self.cache {
-            CachePolicy::Cached => 0,
-            CachePolicy::Uncached => 1,
-        };
-        ints.extend([role_index(self.heap), cache, kind_index(self.kind)]);
+        ints.extend([
+            role_code(self.heap),
+            cache_code(self.cache),
+            kind_code(self.kind),
+        ]);
         u64s(&mut ints, self.reserved_size);
         u64s(&mut ints, self.metadata_size);
         ints.push(i32::from(self.plane_count));
@@ -257,261 +528,42 @@ impl BufferInfo {
                 p.fourcc as i32,
             ]);
         }
-        ints.push(kind_index(self.metadata_kind));
+        ints.push(kind_code(self.metadata_kind));
         ints
     }
 
     /// Decodes and validates version-2 ints. Never panics and never reads out of bounds; every
     /// inconsistency (a plane outside the buffer, sizes that overflow) is an error.
     pub fn from_ints(ints: &[i32]) -> Result<BufferInfo, HandleError> {
-        match ints.first() {
-            Some(&HANDLE_MAGIC) => {}
-            Some(&m) => return Err(HandleError::Magic(m)),
-            None => {
-                return Err(HandleError::IntCount {
-                    expected: HANDLE_INTS,
-                    found: 0,
-                })
-            }
-        }
-        match ints.get(1) {
-            Some(&HANDLE_VERSION) => {}
-            Some(&v) => return Err(HandleError::Version(v)),
-            None => {
-                return Err(HandleError::IntCount {
-                    expected: HANDLE_INTS,
-                    found: ints.len(),
-                })
-            }
-        }
-        if ints.len() != HANDLE_INTS || ints.get(2) != Some(&(HANDLE_INTS as i32)) {
-            return Err(HandleError::IntCount {
-                expected: HANDLE_INTS,
-                found: ints.len(),
-            });
-        }
-        let mut r = Ints(ints.get(3..).unwrap_or(&[]).iter());
-        let fds = r.i32();
-        if fds != HANDLE_FDS as i32 {
-            return Err(bad("fd count", fds as u32 as u64, "a handle has 2 fds"));
-        }
-        let id = r.u64();
-        let (width, height, layer_count) = (r.u32(), r.u32(), r.u32());
-        let (requested_format, format) = (PixelFormat(r.i32()), PixelFormat(r.i32()));
-        let usage = Usage(r.u64());
-        let (stride, fourcc) = (r.u32(), r.u32());
-        let (size, layer_stride) = (r.u64(), r.u64());
-        let (heap, cache, kind) = (r.i32(), r.i32(), r.i32());
-        let (reserved_size, metadata_size) = (r.u64(), r.u64());
-        let plane_count = r.i32();
-        let mut planes = [PlaneLayout::default(); MAX_PLANES];
-        for p in planes.iter_mut() {
-            p.offset = r.u64();
-            p.stride = r.u64();
-            p.size = r.u64();
-            p.width = u64::from(r.u32());
-            p.height = u64::from(r.u32());
-            p.fourcc = r.u32();
-        }
-        let metadata_kind = r.i32();
-
-        let positive = |field, v: u32| {
-            if v == 0 || v > i32::MAX as u32 {
-                Err(bad(field, u64::from(v), "must be in 1..=i32::MAX"))
-            } else {
-                Ok(v)
-            }
-        };
-        if id == 0 {
-            return Err(bad("id", 0, "0 is never a buffer id"));
-        }
-        positive("width", width)?;
-        positive("height", height)?;
-        positive("layer count", layer_count)?;
-        positive("stride", stride)?;
-        let format_info = format.info().filter(|i| !i.planes.is_empty()).ok_or(bad(
-            "format",
-            format.0 as u32 as u64,
-            "not a concrete format",
-        ))?;
-        match requested_format.info() {
-            None => {
-                return Err(bad(
-                    "requested format",
-                    requested_format.0 as u32 as u64,
-                    "unknown format",
-                ))
-            }
-            // Clients read the buffer as the format they asked for: it must be the one laid
-            // out, unless it was a flexible format the allocator resolved.
-            Some(i) if i.format != format && i.kind != FormatKind::Flexible => {
-                return Err(bad(
-                    "requested format",
-                    requested_format.0 as u32 as u64,
-                    "differs from the laid-out format",
-                ))
-            }
-            Some(_) => {}
-        }
-        if usage.unknown_bits() != 0 {
-            return Err(bad("usage", usage.bits(), "unknown usage bits"));
-        }
-        let heap = usize::try_from(heap)
-            .ok()
-            .and_then(|i| HeapRole::ALL.get(i).copied())
-            .ok_or(bad("heap role", heap as u32 as u64, "no such role"))?;
-        let cache = match cache {
-            0 => CachePolicy::Cached,
-            1 => CachePolicy::Uncached,
-            _ => return Err(bad("cache policy", cache as u32 as u64, "no such policy")),
-        };
-        let kind = usize::try_from(kind)
-            .ok()
-            .and_then(|i| BufferKind::ALL.get(i).copied())
-            .ok_or(bad("kind", kind as u32 as u64, "no such buffer kind"))?;
-        let metadata_kind = usize::try_from(metadata_kind)
-            .ok()
-            .and_then(|i| BufferKind::ALL.get(i).copied())
-            // The region comes from the system-role heap, never from a device's own memory.
-            .filter(|k| *k != BufferKind::Drm)
-            .ok_or(bad(
-                "metadata kind",
-                metadata_kind as u32 as u64,
-                "no such metadata region kind",
-            ))?;
-        if size == 0 || size % PAGE_SIZE != 0 {
-            return Err(bad(
-                "size",
-                size,
-                "must be a positive multiple of the page size",
-            ));
-        }
-        match layer_stride.checked_mul(u64::from(layer_count)) {
-            Some(all) if layer_stride > 0 && all <= size => {}
-            _ => {
-                return Err(bad(
-                    "layer stride",
-                    layer_stride,
-                    "layers do not fit the allocation",
-                ))
-            }
-        }
-        if metadata::region_size(reserved_size) != Some(metadata_size) {
-            return Err(bad(
-                "metadata size",
-                metadata_size,
-                "does not match the reserved size",
-            ));
-        }
-        if reserved_size > MAX_RESERVED_SIZE {
-            return Err(bad("reserved size", reserved_size, "above the limit"));
-        }
-        let count = usize::try_from(plane_count)
-            .ok()
-            .filter(|n| (1..=MAX_PLANES).contains(n));
-        let count = count.ok_or(bad(
-            "plane count",
-            plane_count as u32 as u64,
-            "must be 1..=3",
-        ))?;
-        if count != format_info.planes.len() {
-            return Err(bad(
-                "plane count",
-                count as u64,
-                "differs from the format's",
-            ));
-        }
-        for (i, p) in planes.iter().enumerate() {
-            if i >= count {
-                if *p != PlaneLayout::default() {
-                    return Err(bad("unused plane", i as u64, "must be zero"));
-                }
-                continue;
-            }
-            if p.stride == 0 || p.width == 0 || p.height == 0 {
-                return Err(bad(
-                    "plane stride/width/height",
-                    i as u64,
-                    "must be positive",
-                ));
-            }
-            if p.stride.checked_mul(p.height) != Some(p.size) {
-                return Err(bad("plane size", p.size, "is not stride × height"));
-            }
-            match p.offset.checked_add(p.size) {
-                Some(end) if end <= layer_stride => {}
-                _ => {
-                    return Err(bad(
-                        "plane offset",
-                        p.offset,
-                        "plane extends past its layer",
-                    ))
-                }
-            }
-        }
-        // The planes fit the layer; now the buffer's own geometry must fit the planes, or a mapper
-        // trusting width, height or stride would hand out rows beyond the mapping.
-        let blob = format_info.kind == FormatKind::Blob;
-        if blob && height != 1 {
-            return Err(bad(
-                "height",
-                u64::from(height),
-                "BLOB buffers have height 1",
-            ));
-        }
-        for (p, f) in planes.iter().zip(format_info.planes) {
-            let samples = u64::from(width).div_ceil(u64::from(f.hsub.max(1)));
-            if p.width != samples {
-                return Err(bad("plane width", p.width, "differs from the buffer width"));
-            }
-            if p.height < u64::from(height).div_ceil(u64::from(f.vsub.max(1))) {
-                return Err(bad("plane height", p.height, "fewer rows than the buffer"));
-            }
-            let row = p.width.checked_mul(u64::from(f.bits_per_pixel));
-            if row.map_or(true, |bits| bits.div_ceil(8) > p.stride) {
-                return Err(bad(
-                    "plane stride",
-                    p.stride,
-                    "shorter than a row of samples",
-                ));
-            }
-        }
-        let (p0, bits0) = (planes[0], u64::from(format_info.planes[0].bits_per_pixel));
-        let expected = match format_info.stride_unit {
-            _ if blob => Some(u64::from(width)),
-            StrideUnit::Bytes => Some(p0.stride),
-            StrideUnit::Pixels => {
-                let bytes = (bits0 / 8).max(1);
-                (p0.stride % bytes == 0).then_some(p0.stride / bytes)
-            }
-        };
-        if expected != Some(u64::from(stride)) {
-            return Err(bad(
-                "stride",
-                u64::from(stride),
-                "differs from plane 0's pitch",
-            ));
-        }
+        let f = Fields::read(checked_header(ints)?)?;
+        f.check_dimensions()?;
+        let format = f.checked_format()?;
+        let (heap, cache, kind, metadata_kind) = f.enums()?;
+        f.check_sizes()?;
+        let plane_count = f.checked_planes(format)?;
+        f.check_geometry(format)?;
+        f.check_stride(format)?;
         Ok(BufferInfo {
-            id,
-            width,
-            height,
-            layer_count,
-            requested_format,
-            format,
-            usage,
-            stride,
-            fourcc,
-            size,
-            layer_stride,
+            id: f.id,
+            width: f.width,
+            height: f.height,
+            layer_count: f.layer_count,
+            requested_format: f.requested_format,
+            format: f.format,
+            usage: f.usage,
+            stride: f.stride,
+            fourcc: f.fourcc,
+            size: f.size,
+            layer_stride: f.layer_stride,
             heap,
             cache,
             kind,
-            reserved_size,
-            metadata_size,
+            reserved_size: f.reserved_size,
+            metadata_size: f.metadata_size,
             metadata_kind,
-            planes,
-            plane_count: count as u8,
+            planes: f.planes,
+            // At most MAX_PLANES (3), checked above.
+            plane_count: plane_count as u8,
         })
     }
 }
@@ -620,11 +672,6 @@ pub(crate) fn encode_dup(
         fds: vec![dup(memory)?, dup(metadata)?],
         ints: info.to_ints(),
     })
-}
-
-/// The errno inside an I/O error (EIO if it has none).
-pub(crate) fn io_errno(e: &std::io::Error) -> nix::errno::Errno {
-    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 #[cfg(test)]

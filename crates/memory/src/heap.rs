@@ -13,7 +13,7 @@
 //! solver's documented choice, which breaks no constraint), while a missing contiguous or
 //! protected heap is a clear refusal.
 
-use crate::error::{MemError, SysOp};
+use crate::error::{io_errno, MemError, SysOp};
 use crate::sys;
 use nix::errno::Errno;
 use std::fmt;
@@ -253,10 +253,9 @@ pub fn list_heaps(dir: &Path) -> Result<Vec<String>, MemError> {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
             return Err(MemError::sys_on(
                 SysOp::ReadDir,
-                errno,
+                io_errno(&e),
                 dir.display().to_string(),
             ));
         }

@@ -8,7 +8,7 @@
 //! with the allocator's tmpfs type, which no client domain may use, and binder refuses to carry
 //! it. With the host backends the region comes from the host's system-role heap the same way: a
 //! udmabuf dma-buf, or a sealed memfd (the host stand-in). The handle says which
-//! ([`crate::handle`], int 54), and the decoder checks the fd against it.
+//! (its int 54), and the decoder checks the fd against it.
 //!
 //! What every form guarantees, and the readers rely on:
 //! - fixed size: a dma-buf's size is set at export and nobody can change it; a memfd is sealed
@@ -69,6 +69,7 @@ use crate::map::{CpuAccess, Mapping};
 use central_gralloc::cache::LockDomains;
 use central_gralloc::descriptor::{MAX_RESERVED_SIZE, NAME_LEN};
 use central_gralloc::layout::{align_up, PAGE_SIZE};
+use central_gralloc::text::prefix_within;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// `CGMD`.
@@ -219,11 +220,8 @@ pub fn write_header(header: &Mapping, init: &MetadataInit<'_>) -> Result<(), Mem
     put_u64(&mut head, OFFSET_LOCK_READERS, init.domains.readers);
     put_u64(&mut head, OFFSET_LOCK_WRITERS, init.domains.writers);
     put_u64(&mut head, OFFSET_LOCK_COHERENT, init.domains.coherent);
-    let mut end = init.name.len().min(NAME_SIZE - 1);
-    while !init.name.is_char_boundary(end) {
-        end -= 1;
-    }
-    head[OFFSET_NAME..OFFSET_NAME + end].copy_from_slice(&init.name.as_bytes()[..end]);
+    let name = prefix_within(init.name, NAME_SIZE - 1);
+    head[OFFSET_NAME..OFFSET_NAME + name.len()].copy_from_slice(name.as_bytes());
     header.write(0, &head)
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Every `unsafe` block of the crate that is not an mmap lives here, next to the struct layout it
 //! relies on. The ioctl numbers come from nix's `_IOW`/`_IOWR` encoders over the kernel's uapi
-//! structs (DESIGN §4), so they are right on every architecture nix supports.
+//! structs (docs/architecture.md §7), so they are right on every architecture nix supports.
 //!
 //! The platform ships nix 0.28 (Android 15) and 0.29 (Android 16), whose `open`, `fstat`,
 //! `fcntl`, `lseek` and `memfd_create` differ from later releases, so those calls go straight to
@@ -13,6 +13,7 @@
 
 use crate::error::{MemError, SysOp};
 use central_gralloc::cache::SyncFlags;
+use central_gralloc::text::prefix_within;
 use nix::errno::Errno;
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -282,12 +283,11 @@ pub fn dma_heap_alloc(heap: BorrowedFd<'_>, len: u64) -> Result<OwnedFd, Errno> 
 /// boundary, NUL-padded, never empty.
 pub fn dma_buf_name(name: &str) -> [u8; DMA_BUF_NAME_LEN] {
     let name = if name.is_empty() { "gralloc" } else { name };
-    let mut end = name.len().min(DMA_BUF_NAME_LEN - 1);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
     let mut out = [0u8; DMA_BUF_NAME_LEN];
-    for (dst, &src) in out.iter_mut().zip(&name.as_bytes()[..end]) {
+    for (dst, &src) in out
+        .iter_mut()
+        .zip(prefix_within(name, DMA_BUF_NAME_LEN - 1).as_bytes())
+    {
         // A NUL inside would silently cut the name; control bytes would garble dumps.
         *dst = if src < 0x20 || src == 0x7f { b'?' } else { src };
     }
@@ -332,13 +332,9 @@ pub fn sealed_memfd(
     seal_seals: bool,
 ) -> Result<OwnedFd, Errno> {
     // memfd names are at most 249 bytes and must not contain NUL.
-    let mut end = name.len().min(200);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    let clean: Vec<u8> = name.as_bytes()[..end]
-        .iter()
-        .map(|&b| if b == 0 { b'?' } else { b })
+    let clean: Vec<u8> = prefix_within(name, 200)
+        .bytes()
+        .map(|b| if b == 0 { b'?' } else { b })
         .collect();
     let cname = CString::new(clean).map_err(|_| Errno::EINVAL)?;
     let fd = memfd(&cname, libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)?;

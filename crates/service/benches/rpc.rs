@@ -27,10 +27,8 @@ use central_gralloc_conformance as conformance;
 use central_gralloc_memory::{Allocator, Backend, BackendConfig, Limits};
 use central_gralloc_service::adapter::descriptor_info;
 use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator};
-use central_gralloc_service::rpc::Connection;
+use central_gralloc_service::child::ServiceChild;
 use criterion::{black_box, Criterion};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The profile both the service and the in-process allocator use.
@@ -44,46 +42,6 @@ const TEST_ROUNDS: usize = 50;
 /// Per-client quota for the bench's service: far above anything this loop can allocate in a
 /// one-second window (1 PiB).
 const QUOTA_BYTES: u64 = 1 << 50;
-
-/// The real `allocator-service` on a temporary socket; SIGTERM and reaped on drop.
-struct Service {
-    child: Child,
-    path: PathBuf,
-}
-
-impl Service {
-    fn start() -> Service {
-        let path = std::env::temp_dir().join(format!("cg-bench-rpc-{}.sock", std::process::id()));
-        let child = Command::new(env!("CARGO_BIN_EXE_allocator-service"))
-            .arg("--socket")
-            .arg(&path)
-            .args(["--backend", "memfd", "--profile", PROFILE])
-            .args(["--quota-bytes", &QUOTA_BYTES.to_string()])
-            .env("CENTRAL_GRALLOC_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn allocator-service");
-        let service = Service { child, path };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Connection::open(&service.path).is_err() {
-            assert!(Instant::now() < deadline, "the service never accepted");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        service
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child, not yet reaped, so the pid names no other process.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
 
 /// The buffer under test: 1920x1080 RGBA_8888 for the GPU and the display.
 fn buffer() -> BufferDescriptorInfo {
@@ -213,8 +171,21 @@ fn load_average() -> String {
 fn main() {
     // `cargo bench` passes --bench; anything else (`cargo test --benches`) is a smoke run.
     let benchmarking = std::env::args().any(|a| a == "--bench");
-    let service = Service::start();
-    let connection = Connection::open(service.path()).expect("connect to the service");
+    let quota = QUOTA_BYTES.to_string();
+    let service = ServiceChild::start(
+        env!("CARGO_BIN_EXE_allocator-service"),
+        &[
+            "--backend",
+            "memfd",
+            "--profile",
+            PROFILE,
+            "--quota-bytes",
+            &quota,
+        ],
+        "bench-rpc",
+    )
+    .unwrap_or_else(|e| panic!("allocator-service: {e}"));
+    let connection = service.connect().expect("connect to the service");
     let aidl = buffer();
     let descriptor = Descriptor::from_info(&descriptor_info(&aidl)).expect("valid descriptor");
     let profile = central_gralloc::profile::Profile::resolve(PROFILE).expect("host profile");

@@ -7,7 +7,7 @@ use central_gralloc_memory::MemError;
 use std::fmt;
 
 /// Why the service refused or failed a request. Binder methods turn it into a `Status` only in
-/// [`crate::status::into_status`].
+/// `status::into_status`.
 #[derive(Debug)]
 pub enum ServiceError {
     /// `count` was zero or negative: a malformed request.
@@ -24,7 +24,7 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    /// The `AllocationError` this failure is sent as (rules in [`crate::status`]).
+    /// The `AllocationError` this failure is sent as (rules in docs/architecture.md §3).
     pub fn code(&self) -> ErrorCode {
         match self {
             ServiceError::InvalidCount(_) => ErrorCode::BadDescriptor,

@@ -1,6 +1,7 @@
 //! A small ring of the most recent failed requests, with their reasons, for `dumpsys`.
 
 use central_gralloc::error::ErrorCode;
+use central_gralloc::text::prefix_within;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::SystemTime;
@@ -16,11 +17,8 @@ pub const REASON_MAX: usize = 256;
 /// `text` cut to at most [`REASON_MAX`] bytes (on a character boundary), marked when cut.
 pub fn bounded(mut text: String) -> String {
     if text.len() > REASON_MAX {
-        let mut end = REASON_MAX;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        let kept = prefix_within(&text, REASON_MAX).len();
+        text.truncate(kept);
         text.push_str("... (cut)");
     }
     text

@@ -9,6 +9,7 @@ use crate::failures::{bounded, Failure, FailureRing};
 use crate::quota::{Quota, QuotaTable};
 use crate::recent::RecentBuffers;
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
+use central_gralloc::error::ErrorCode;
 use central_gralloc::format::PixelFormat;
 use central_gralloc::profile::Profile;
 use central_gralloc::usage::Usage;
@@ -42,8 +43,21 @@ struct Counters {
     requests: AtomicU64,
     buffers: AtomicU64,
     bytes: AtomicU64,
+    /// Failed requests by outcome, in the order of [`ErrorCode::ALL`].
     failed: [AtomicU64; 3],
     supported_queries: AtomicU64,
+}
+
+impl Counters {
+    /// The count of failures sent as `code`.
+    fn failed(&self, code: ErrorCode) -> &AtomicU64 {
+        let [bad_descriptor, no_resources, unsupported] = &self.failed;
+        match code {
+            ErrorCode::BadDescriptor => bad_descriptor,
+            ErrorCode::NoResources => no_resources,
+            ErrorCode::Unsupported => unsupported,
+        }
+    }
 }
 
 /// The allocator service: a memory allocator (with its profile), quotas, counters and recent
@@ -204,9 +218,7 @@ impl Gralloc {
         e: &ServiceError,
     ) {
         let code = e.code();
-        if let Some(counter) = self.counters.failed.get(code.value() as usize) {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+        self.counters.failed(code).fetch_add(1, Ordering::Relaxed);
         let failure = Failure {
             at: SystemTime::now(),
             pid: caller.pid,
@@ -241,13 +253,11 @@ impl Gralloc {
         writeln!(w, "buffers allocated {}", load(&c.buffers))?;
         writeln!(w, "bytes allocated   {}", load(&c.bytes))?;
         writeln!(w, "isSupported calls {}", load(&c.supported_queries))?;
-        writeln!(
-            w,
-            "failed            BAD_DESCRIPTOR {}, NO_RESOURCES {}, UNSUPPORTED {}",
-            load(&c.failed[0]),
-            load(&c.failed[1]),
-            load(&c.failed[2])
-        )?;
+        let failed: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|&code| format!("{code} {}", load(c.failed(code))))
+            .collect();
+        writeln!(w, "failed            {}", failed.join(", "))?;
         writeln!(
             w,
             "(live buffers are not counted: clients free by closing fds, which the service cannot see)"

@@ -5,7 +5,8 @@
 //! - [`adapter`]: the binder methods, each one call into [`gralloc::Gralloc`].
 //! - [`status`]: the one mapping from errors to `AllocationError` statuses.
 //! - Host builds only (`cfg(host_binder)`, set by `build.rs`): [`rpc`] (serving on a Unix
-//!   socket), [`debug`] (the dump over a socket) and [`host`] (the host main's setup).
+//!   socket), [`debug`] (the dump over a socket), [`host`] (the host main's setup) and
+//!   [`child`] (starting a service process from the demo, the tests and the benchmark).
 //!
 //! The same source builds with Soong against AOSP's crates and with Cargo against the host
 //! facade; the host build aliases its one AIDL crate under the three AOSP crate names.
@@ -20,6 +21,8 @@ extern crate central_gralloc_aidl as android_hardware_graphics_allocator;
 extern crate central_gralloc_aidl as android_hardware_graphics_common;
 
 pub mod adapter;
+#[cfg(host_binder)]
+pub mod child;
 #[cfg(host_binder)]
 pub mod debug;
 pub mod error;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::ServiceProcess;
+use central_gralloc_service::child::unique_socket;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -46,8 +46,8 @@ fn alloc_json(socket: &Path, extra: &[&str]) -> (i32, Value, String) {
 
 #[test]
 fn alloc_json_has_the_documented_shape() {
-    let service = ServiceProcess::start("cli", &[]);
-    let (code, v, stderr) = alloc_json(service.path(), &["--count", "2"]);
+    let service = common::start("cli", &[]);
+    let (code, v, stderr) = alloc_json(service.socket(), &["--count", "2"]);
     assert_eq!(code, 0, "{v} {stderr}");
     assert!(v["stride"].as_i64().is_some_and(|s| s >= 64), "{v}");
     let buffers = v["buffers"].as_array().expect("buffers");
@@ -56,7 +56,7 @@ fn alloc_json_has_the_documented_shape() {
         assert!(b["size"].as_u64().is_some_and(|s| s >= 64 * 64 * 4), "{b}");
         assert_eq!(b["planes"].as_array().map(Vec::len), Some(1), "{b}");
     }
-    let (code, v, _) = alloc_json(service.path(), &["--count", "0"]);
+    let (code, v, _) = alloc_json(service.socket(), &["--count", "0"]);
     assert_eq!(
         (code, v),
         (1, serde_json::json!({"error": "BAD_DESCRIPTOR"}))
@@ -65,9 +65,9 @@ fn alloc_json_has_the_documented_shape() {
 
 #[test]
 fn a_transport_failure_is_not_reported_as_an_allocation_error() {
-    let service = ServiceProcess::start("cli-transport", &[]);
+    let service = common::start("cli-transport", &[]);
     // The debug socket's root object is not an IAllocator: every call fails in the transport.
-    let debug = central_gralloc_service::rpc::debug_socket_path(service.path());
+    let debug = central_gralloc_service::rpc::debug_socket_path(service.socket());
     let (code, v, stderr) = alloc_json(&debug, &[]);
     assert_eq!(code, 1, "{v} {stderr}");
     let name = v["error"].as_str().expect("an error name");
@@ -79,7 +79,7 @@ fn a_transport_failure_is_not_reported_as_an_allocation_error() {
 
 #[test]
 fn a_missing_socket_is_a_clean_error() {
-    let missing = common::socket_path("cli-missing");
+    let missing = unique_socket("cli-missing");
     for command in ["alloc", "supported", "dump"] {
         let mut args = vec![command];
         if command != "dump" {
@@ -94,7 +94,7 @@ fn a_missing_socket_is_a_clean_error() {
         );
     }
     // A path that exists but where nothing listens.
-    let stale = common::socket_path("cli-stale");
+    let stale = unique_socket("cli-stale");
     std::fs::write(&stale, b"").expect("create a plain file");
     let (code, _, stderr) = gralloc(&["dump"], &stale);
     let _ = std::fs::remove_file(&stale);

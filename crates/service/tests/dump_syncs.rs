@@ -9,13 +9,12 @@ use central_gralloc_conformance::descriptor;
 use central_gralloc_mapper::buffer::{ImportedBuffer, SyncMode};
 use central_gralloc_memory::{BufferHandle, NativeHandle};
 use central_gralloc_service::aidl::BufferUsage;
-use common::ServiceProcess;
 use std::os::fd::AsFd;
 
 #[test]
 fn dump_shows_each_recent_buffers_mapper_syncs() {
-    let service = ServiceProcess::start("dump-syncs", &[]);
-    let connection = service.connect();
+    let service = common::start("dump-syncs", &[]);
+    let connection = service.connect().expect("connect to the service");
     let usage = BufferUsage::CPU_READ_OFTEN.0 | BufferUsage::CPU_WRITE_OFTEN.0;
     let result = connection
         .allocator

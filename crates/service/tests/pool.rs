@@ -7,19 +7,19 @@ use central_gralloc::format::PixelFormat;
 use central_gralloc_conformance::descriptor;
 use central_gralloc_memory::pool::PoolConfig;
 use central_gralloc_service::aidl::BufferUsage;
-use common::ServiceProcess;
+use central_gralloc_service::child::ServiceChild;
 use std::time::{Duration, Instant};
 
-fn dump(service: &ServiceProcess) -> String {
-    let connection = service.connect();
+fn dump(service: &ServiceChild) -> String {
+    let connection = service.connect().expect("connect to the service");
     let (_session, debug) = connection.debug().expect("debug interface");
     debug.dumpText(&[]).expect("dumpText")
 }
 
 #[test]
 fn repeated_bursts_are_served_from_the_pool() {
-    let service = ServiceProcess::start("pool", &["--pool-bytes", "67108864"]);
-    let connection = service.connect();
+    let service = common::start("pool", &["--pool-bytes", "67108864"]);
+    let connection = service.connect().expect("connect to the service");
     let d = descriptor(
         640,
         480,

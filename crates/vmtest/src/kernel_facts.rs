@@ -364,7 +364,7 @@ fn binder_device_speaks_protocol_8() -> TestResult {
 }
 
 /// One request for twice the RAM. The 6.12 system heap does not refuse it up front: it starts
-/// allocating and the OOM killer ends the caller (DESIGN.md §4). Either ENOMEM or that kill of
+/// allocating and the OOM killer ends the caller (docs/architecture.md §7). Either ENOMEM or that kill of
 /// the (sacrificial) caller passes; afterwards the heap must work again.
 fn dma_heap_oversize_contained() -> TestResult {
     let total = mem_total()?;
@@ -451,7 +451,7 @@ fn dma_heap_exhaustion_recovers() -> TestResult {
         ChildOutcome::Signaled { signal, report } => {
             let held = last_count(report);
             info(format_args!(
-                "caller killed by {signal} after {held} x {} MiB instead of ENOMEM (DESIGN.md §4)",
+                "caller killed by {signal} after {held} x {} MiB instead of ENOMEM (docs/architecture.md §7)",
                 chunk / MIB
             ));
             let verdict = ensure(*signal == Signal::SIGKILL, || {

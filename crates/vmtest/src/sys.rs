@@ -4,7 +4,8 @@
 //! This is the only file of the crate with `unsafe`: each ioctl is declared with nix's macros and
 //! wrapped in a safe function that owns the argument struct and any fd the kernel returns. The
 //! numbers and layouts are the uapi ones (linux/dma-heap.h, linux/dma-buf.h, linux/udmabuf.h,
-//! drm/drm.h, linux/android/binder.h); DESIGN.md §4 lists most of them.
+//! drm/drm.h, linux/android/binder.h); docs/architecture.md §7 says which behaviour of each the
+//! project relies on.
 
 use std::ffi::CString;
 use std::fs::File;

@@ -70,6 +70,7 @@ conformance_cases() {
   out=$(conformance --binder /dev/binder 2>&1)
   status=$?
   echo "$out" | sed -n -e 's/^PASS /PASS conformance./p' -e 's/^FAIL /FAIL conformance./p' \
+    -e 's/^SKIP \([^:]*\): /INFO conformance.\1: skipped: /p' \
     -e 's/^\([0-9]* of [0-9]* cases passed\)$/INFO conformance: \1/p'
   if [ "$status" -ne 0 ] && ! echo "$out" | grep -q '^FAIL '; then
     echo "FAIL conformance.run: exit status $status: $(echo "$out" | tail -n 3 | tr '\n' ' ')"

@@ -1,5 +1,6 @@
-//! Byte-exact checks against the reference vectors (MAPPER.md §2.9, produced by compiling AOSP's
-//! own encoder), round trips of every type, and malformed input.
+//! Byte-exact checks against reference vectors produced by compiling the platform's own encoder
+//! (hardware/interfaces graphics/mapper/stable-c implutils, `IMapperMetadataTypes.h`), round
+//! trips of every type, and malformed input.
 
 use super::*;
 use proptest::prelude::*;

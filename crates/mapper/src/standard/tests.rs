@@ -1,5 +1,6 @@
 //! Standard metadata over real buffers: memfd allocations from the host profile, their sealed
-//! metadata regions mapped as the mapper maps them, and the VTS expectations of MAPPER.md §3.5.
+//! metadata regions mapped as the mapper maps them, and what the platform's stable-C mapper VTS
+//! expects of them (sizes, plane layouts, crop, allocation size).
 
 use super::*;
 use crate::codec::{Cta861_3, PlaneLayout, Rect, Smpte2086, XyColor};

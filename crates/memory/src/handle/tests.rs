@@ -103,7 +103,10 @@ fn forged_fields_are_refused() {
     };
     assert!(matches!(forge(0, 0x1234), Err(HandleError::Magic(0x1234))));
     // A version-1 handle (no metadata kind) is another encoding.
-    assert!(matches!(forge(1, 1), Err(HandleError::Version(1))));
+    assert!(matches!(
+        forge(1, 1),
+        Err(HandleError::Version { found: 1, .. })
+    ));
     assert!(forge(2, 99).is_err());
     assert!(forge(3, 3).is_err()); // fd count
     let mut zero_id = good.clone();
@@ -171,7 +174,7 @@ fn wrong_fds_are_refused_and_closed() {
     // ints say dma-buf (the device form), and the reverse for a dma-buf is the VM tier's case.
     for kind in [BufferKind::DmaHeap, BufferKind::Udmabuf] {
         let mut forged = ints.clone();
-        forged[54] = kind_index(kind);
+        forged[54] = kind_code(kind);
         let e = BufferHandle::decode(NativeHandle {
             fds: vec![dup(b.fd()), dup(b.metadata_fd())],
             ints: forged,
@@ -298,4 +301,22 @@ fn requested_format_must_be_the_laid_out_one_or_flexible() {
     assert!(BufferInfo::from_ints(&ints).is_err());
     ints[9] = PixelFormat::IMPLEMENTATION_DEFINED.0;
     assert!(BufferInfo::from_ints(&ints).is_ok());
+}
+
+#[test]
+fn every_role_policy_and_kind_has_one_number() {
+    for role in HeapRole::ALL {
+        assert_eq!(role_from_code(role_code(role)), Some(role), "{role:?}");
+    }
+    for cache in [CachePolicy::Cached, CachePolicy::Uncached] {
+        assert_eq!(cache_from_code(cache_code(cache)), Some(cache), "{cache:?}");
+    }
+    for kind in BufferKind::ALL {
+        assert_eq!(kind_from_code(kind_code(kind)), Some(kind), "{kind:?}");
+    }
+    assert_eq!(role_from_code(4), Some(HeapRole::Device));
+    assert_eq!(role_from_code(5), None);
+    assert_eq!(cache_from_code(-1), None);
+    assert_eq!(kind_from_code(3), Some(BufferKind::Drm));
+    assert_eq!(kind_from_code(4), None);
 }

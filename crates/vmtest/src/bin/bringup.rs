@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 
 use binder::rsbinder::{self, ProxyHandle};
 use binder::{StatusCode, Strong};
-use central_gralloc_service::aidl::{
-    AllocationError, BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat,
-};
+use central_gralloc::error::ErrorCode;
+use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat};
+use central_gralloc_service::status::allocation_error;
 use central_gralloc_service::SERVICE_NAME;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -222,7 +222,7 @@ fn check_allocation(allocator: &Strong<dyn IAllocator>, heap: &str) -> Result<St
     // this uid (the conformance sweep); a charge leaves the window within a second.
     let mut refused = 0;
     let result = poll(QUOTA_WAIT, || match allocator.allocate2(&descriptor(), 1) {
-        Err(s) if s.service_specific_error() == AllocationError::NO_RESOURCES.0 => {
+        Err(s) if allocation_error(&s) == Some(ErrorCode::NoResources) => {
             refused += 1;
             Err(format!("allocate2: {s:?}"))
         }

@@ -2,11 +2,13 @@
 
 use crate::args::Args;
 use binder::Status;
+use central_gralloc::error::ErrorCode;
 use central_gralloc_memory::sys::fd_kind;
 use central_gralloc_memory::BufferInfo;
 use central_gralloc_service::adapter::buffer_descriptor;
 use central_gralloc_service::aidl::{AllocationResult, NativeHandle};
 use central_gralloc_service::rpc::Connection;
+use central_gralloc_service::status::allocation_error;
 use serde_json::{json, Value};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -17,20 +19,9 @@ fn connect(args: &mut Args) -> Result<Connection, String> {
 }
 
 /// The name of the `AllocationError` the service answered with, or `None` when `status` is
-/// not one (a transaction that failed in the transport, a status of another kind). Only a
-/// service-specific status carries an `AllocationError`; any other reads as value 0, which
-/// would otherwise pass for `BAD_DESCRIPTOR`.
+/// not one (a transaction that failed in the transport, a status of another kind).
 pub fn allocation_error_name(status: &Status) -> Option<&'static str> {
-    let service_specific = Status::new_service_specific_error(1, None).exception_code();
-    if status.exception_code() != service_specific {
-        return None;
-    }
-    match status.service_specific_error() {
-        0 => Some("BAD_DESCRIPTOR"),
-        1 => Some("NO_RESOURCES"),
-        2 => Some("UNSUPPORTED"),
-        _ => None,
-    }
+    allocation_error(status).map(ErrorCode::name)
 }
 
 /// One buffer of a result, decoded: the handle's fields plus the real sizes of its fds.

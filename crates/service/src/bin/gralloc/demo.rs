@@ -5,16 +5,16 @@
 use crate::client::{allocation_error_name, decode};
 use central_gralloc::descriptor::{Descriptor, DescriptorInfo};
 use central_gralloc::format::PixelFormat;
-use central_gralloc::profile::Profile;
+use central_gralloc::profile::{HeapRole, Profile};
 use central_gralloc::solver::solve;
 use central_gralloc::usage::Usage;
 use central_gralloc_memory::BufferKind;
 use central_gralloc_service::adapter::buffer_descriptor;
+use central_gralloc_service::aidl::AllocationResult;
+use central_gralloc_service::child::ServiceChild;
 use central_gralloc_service::host::{self, MemoryChoice};
 use central_gralloc_service::rpc::Connection;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The hidden subcommand the demo runs in its child: the service on a socket.
 pub const SERVE_COMMAND: &str = "__serve";
@@ -106,54 +106,22 @@ pub fn serve(rest: &[String]) -> u8 {
     }
 }
 
-/// The demo's service child; SIGTERM and reaped on drop.
-struct ServiceChild {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl ServiceChild {
-    fn start(profile: &str) -> Result<ServiceChild, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
-        let socket = std::env::temp_dir().join(format!(
-            "gralloc-demo-{}-{profile}.sock",
-            std::process::id()
-        ));
-        let child = Command::new(exe)
-            .args([SERVE_COMMAND, "--socket"])
-            .arg(&socket)
-            .args(["--profile", profile, "--backend", "auto", "--stand-in"])
-            .env("CENTRAL_GRALLOC_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the service: {e}"))?;
-        Ok(ServiceChild { child, socket })
-    }
-
-    fn connect(&mut self) -> Result<Connection, String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match Connection::open(&self.socket) {
-                Ok(c) => return Ok(c),
-                Err(e) if Instant::now() > deadline => return Err(e),
-                Err(_) => {}
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the service exited: {status}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ServiceChild {
-    fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) on our own unreaped child, so the pid names no other process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.socket);
-    }
+/// Starts this program's [`SERVE_COMMAND`] as the demo's service for `profile`: every heap role
+/// served by what this host has, stand-ins saying so in their handles.
+fn start_service(profile: &str) -> Result<ServiceChild, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current exe: {e}"))?;
+    ServiceChild::start(
+        exe,
+        &[
+            SERVE_COMMAND,
+            "--profile",
+            profile,
+            "--backend",
+            "auto",
+            "--stand-in",
+        ],
+        &format!("demo-{profile}"),
+    )
 }
 
 fn info(request: &Request) -> Result<DescriptorInfo, String> {
@@ -169,112 +137,151 @@ fn info(request: &Request) -> Result<DescriptorInfo, String> {
     })
 }
 
+/// Footnotes a profile's table needs: a row served by a host stand-in, a row shown from the
+/// solver alone.
+#[derive(Default)]
+struct Footnotes {
+    stand_in: bool,
+    solver_only: bool,
+}
+
 fn demo_profile(name: &str) -> Result<(), String> {
     let declared = Profile::resolve(name).map_err(|e| e.to_string())?;
-    let mut child = ServiceChild::start(name)?;
+    let child = start_service(name)?;
     let connection = child.connect()?;
     println!("\n== profile {name}: allocations through allocator-service over RPC binder");
     println!(
         "{:<24} {:>9} {:>5} {:<16} {:>6} {:>10}  {:<28} {:<8} devices",
         "buffer", "size", "count", "format", "stride", "bytes", "heap (what made it)", "cache"
     );
-    let mut stand_in = false;
-    let mut solver_only = false;
+    let mut notes = Footnotes::default();
     for request in &REQUESTS {
-        let info = info(request)?;
-        let devices = Descriptor::from_info(&info)
-            .ok()
-            .and_then(|d| solve(&d, &declared).ok())
-            .map(|p| p.device_names(&declared).collect::<Vec<_>>().join(","))
-            .unwrap_or_default();
-        let size = format!("{}x{}", request.width, request.height);
-        let result = connection
-            .allocator
-            .allocate2(&buffer_descriptor(&info), request.count);
-        let lead = format!("{:<24} {size:>9} {:>5}", request.what, request.count);
-        let result = match result {
-            Ok(result) => Ok(result),
-            Err(status) => Err(allocation_error_name(&status)
-                .ok_or_else(|| format!("{}: the call failed: {status:?}", request.what))?),
-        };
-        match result {
-            Ok(result) => {
-                let decoded = decode(&result)?;
-                let Some(first) = decoded.first() else {
-                    return Err(format!("{}: no buffers", request.what));
-                };
-                let i = &first.info;
-                let heap_name = declared.heap(i.heap).map_or("?", |h| h.name.as_str());
-                let heap = match i.kind {
-                    BufferKind::DmaHeap | BufferKind::Drm => format!("{} ({heap_name})", i.heap),
-                    kind => {
-                        stand_in = true;
-                        format!("{} ({kind} stand-in*)", i.heap)
-                    }
-                };
-                println!(
-                    "{lead} {:<16} {:>6} {:>10}  {heap:<28} {:<8} {devices}",
-                    i.format.to_string(),
-                    result.stride,
-                    i.size,
-                    i.cache.name()
-                );
-            }
-            Err(name) => {
-                let device = Descriptor::from_info(&info)
-                    .map_err(|e| e.to_string())
-                    .and_then(|d| solve(&d, &declared).map_err(|e| e.to_string()));
-                match device {
-                    Ok(p) => {
-                        solver_only = true;
-                        let heap = format!(
-                            "{} ({})",
-                            p.heap,
-                            declared.heap(p.heap).map_or("?", |h| h.name.as_str())
-                        );
-                        println!(
-                            "{lead} {:<16} {:>6} {:>10}  {heap:<28} {:<8} {devices}  \
-                             [solver only: {name} on this host]",
-                            p.format.to_string(),
-                            p.layout.stride,
-                            p.size(),
-                            p.cache.name()
-                        );
-                    }
-                    Err(e) => println!("{lead} {name} (on the real platform too: {e})"),
+        show_request(&connection, &declared, request, &mut notes)?;
+    }
+    print_footnotes(name, &notes);
+    crate::lockround::print(&connection)?;
+    print_counters(&connection);
+    drop(connection);
+    drop(child);
+    Ok(())
+}
+
+/// Allocates `request` through the service and prints its row: what the service made, or, for
+/// an `AllocationError`, what the solver would place on the real platform.
+fn show_request(
+    connection: &Connection,
+    declared: &Profile,
+    request: &Request,
+    notes: &mut Footnotes,
+) -> Result<(), String> {
+    let info = info(request)?;
+    let solved = Descriptor::from_info(&info)
+        .map_err(|e| e.to_string())
+        .and_then(|d| solve(&d, declared).map_err(|e| e.to_string()));
+    let devices = solved.as_ref().map_or(String::new(), |p| {
+        p.device_names(declared).collect::<Vec<_>>().join(",")
+    });
+    let size = format!("{}x{}", request.width, request.height);
+    let lead = format!("{:<24} {size:>9} {:>5}", request.what, request.count);
+    match connection
+        .allocator
+        .allocate2(&buffer_descriptor(&info), request.count)
+    {
+        Ok(result) => {
+            let row = allocated_row(declared, &result, notes)
+                .map_err(|e| format!("{}: {e}", request.what))?;
+            println!("{lead} {row} {devices}");
+        }
+        Err(status) => {
+            let name = allocation_error_name(&status)
+                .ok_or_else(|| format!("{}: the call failed: {status:?}", request.what))?;
+            match solved {
+                Ok(p) => {
+                    notes.solver_only = true;
+                    let heap = format!("{} ({})", p.heap, heap_name(declared, p.heap));
+                    println!(
+                        "{lead} {:<16} {:>6} {:>10}  {heap:<28} {:<8} {devices}  \
+                         [solver only: {name} on this host]",
+                        p.format.to_string(),
+                        p.layout.stride,
+                        p.size(),
+                        p.cache.name()
+                    );
                 }
+                Err(e) => println!("{lead} {name} (on the real platform too: {e})"),
             }
         }
     }
-    if solver_only {
+    Ok(())
+}
+
+/// The columns of a row the service allocated, from the first buffer's handle.
+fn allocated_row(
+    declared: &Profile,
+    result: &AllocationResult,
+    notes: &mut Footnotes,
+) -> Result<String, String> {
+    let decoded = decode(result)?;
+    let first = decoded.first().ok_or("no buffers")?;
+    let i = &first.info;
+    let heap = match i.kind {
+        BufferKind::DmaHeap | BufferKind::Drm => {
+            format!("{} ({})", i.heap, heap_name(declared, i.heap))
+        }
+        kind => {
+            notes.stand_in = true;
+            format!("{} ({kind} stand-in*)", i.heap)
+        }
+    };
+    Ok(format!(
+        "{:<16} {:>6} {:>10}  {heap:<28} {:<8}",
+        i.format.to_string(),
+        result.stride,
+        i.size,
+        i.cache.name()
+    ))
+}
+
+/// The kernel heap the profile names for `role` (a profile need not have every role).
+fn heap_name(declared: &Profile, role: HeapRole) -> &str {
+    declared
+        .heap(role)
+        .map_or("none in the profile", |h| h.name.as_str())
+}
+
+fn print_footnotes(name: &str, notes: &Footnotes) {
+    if notes.solver_only {
         println!(
             "[solver only]: the placement a real {name} device gets; not allocated here, because \
              this host has no heap with that role's properties (contiguous, 32-bit) and a \
              stand-in does not pretend to have them."
         );
     }
-    if stand_in {
+    if notes.stand_in {
         println!(
             "* host stand-in: this host has no /dev/dma_heap, so a memfd (or udmabuf) serves the \
              role; it is ordinary pageable memory, neither contiguous nor address-limited, and \
              placements that need those properties are refused, not faked."
         );
     }
-    crate::lockround::print(&connection)?;
+}
+
+/// The service's counters, from its dump.
+fn print_counters(connection: &Connection) {
     let dump = connection
         .debug()
         .and_then(|(_session, d)| d.dumpText(&[]).map_err(|e| format!("{e:?}")));
-    if let Ok(text) = dump {
-        let counters: Vec<&str> = text
-            .lines()
-            .skip_while(|l| !l.starts_with("== counters"))
-            .take(6)
-            .collect();
-        println!("{}", counters.join("\n"));
+    match dump {
+        Ok(text) => {
+            let counters: Vec<&str> = text
+                .lines()
+                .skip_while(|l| !l.starts_with("== counters"))
+                .take(6)
+                .collect();
+            println!("{}", counters.join("\n"));
+        }
+        Err(e) => println!("(no counters: the dump failed: {e})"),
     }
-    drop(connection);
-    drop(child);
-    Ok(())
 }
 
 /// `gralloc demo`.
