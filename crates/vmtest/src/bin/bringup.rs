@@ -27,6 +27,8 @@ mod kms;
 mod mapper;
 #[path = "../mapper_client.rs"]
 mod mapper_client;
+#[path = "bringup/peer.rs"]
+mod peer;
 // The raw dma-buf and PRIME wrappers the display check's vgem reader uses; the rest of the file
 // serves the test runner.
 #[allow(dead_code)]

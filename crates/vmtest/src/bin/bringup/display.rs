@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use central_gralloc_memory::handle::{BufferInfo, HANDLE_FDS, HANDLE_INTS};
@@ -189,29 +189,7 @@ fn expect(socket: &OwnedFd, word: &str) -> Result<Message, String> {
 
 /// Starts `bringup display-composer 3` with the socket's other end as its fd 3.
 fn spawn_composer(theirs: OwnedFd) -> Result<Child, String> {
-    let mut composer = Command::new("/proc/self/exe");
-    composer.args(["display-composer", "3"]);
-    let raw = theirs.as_raw_fd();
-    // SAFETY: dup2 and fcntl are async-signal-safe; this runs between fork and exec only.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        composer.pre_exec(move || {
-            let placed = if raw == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(raw, 3)
-            };
-            if placed < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = composer
-        .spawn()
-        .map_err(|e| format!("spawn the composer: {e}"))?;
-    drop(theirs);
-    Ok(child)
+    crate::peer::spawn_with_fd3("display-composer", theirs, false)
 }
 
 // ---- the SurfaceFlinger side --------------------------------------------------------------
