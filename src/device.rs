@@ -202,6 +202,10 @@ pub struct Constraints {
     pub coherent: bool,
     /// Can access protected memory.
     pub protected: bool,
+    /// Can import dma-bufs another driver exported. A device that cannot (virtio-gpu refuses a
+    /// foreign PRIME import with ENODEV) only uses memory its own driver allocated, so the
+    /// solver places its buffers on the profile's `device` heap.
+    pub imports_foreign: bool,
     /// Formats it can read.
     pub reads: FormatSet,
     /// Formats it can write.
@@ -225,12 +229,14 @@ impl Constraints {
         contiguous: false,
         coherent: true,
         protected: true,
+        imports_foreign: true,
         reads: FormatSet::ALL,
         writes: FormatSet::ALL,
     };
 
     /// Merges two constraint sets: alignments by least common multiple, maxima by minimum, minima
-    /// by maximum, requirements by OR, capabilities (coherency, protected, formats) by AND/intersection.
+    /// by maximum, requirements by OR, capabilities (coherency, protected, foreign import,
+    /// formats) by AND/intersection.
     /// `None` when an alignment's lcm overflows 64 bits: no buffer could satisfy it.
     pub fn merge(&self, other: &Constraints) -> Option<Constraints> {
         Some(Constraints {
@@ -248,6 +254,7 @@ impl Constraints {
             contiguous: self.contiguous || other.contiguous,
             coherent: self.coherent && other.coherent,
             protected: self.protected && other.protected,
+            imports_foreign: self.imports_foreign && other.imports_foreign,
             reads: self.reads.intersect(other.reads),
             writes: self.writes.intersect(other.writes),
         })
@@ -335,6 +342,7 @@ mod tests {
             min_width: 32,
             contiguous: true,
             coherent: false,
+            imports_foreign: false,
             ..Constraints::NONE
         };
         let m = a.merge(&b).unwrap();
@@ -342,7 +350,7 @@ mod tests {
         assert_eq!(m.max_width, 4096);
         assert_eq!((m.min_width, m.min_height), (32, 0));
         assert_eq!(m.address_bits, 32);
-        assert!(m.contiguous && !m.coherent);
+        assert!(m.contiguous && !m.coherent && !m.imports_foreign);
         assert_eq!(Constraints::NONE.merge(&a), Some(a));
     }
 

@@ -65,6 +65,8 @@ pub enum HeapReason {
     AddressLimitFor(usize, u8),
     /// Write-combined memory: see the cache reason.
     Uncached,
+    /// Device `.0` cannot import dma-bufs another driver exported: its own driver allocates.
+    DeviceMemoryFor(usize),
 }
 
 /// Why the cache policy was chosen.
@@ -82,6 +84,9 @@ pub enum CacheReason {
     ContiguousHeap,
     /// Protected memory is never mapped by the CPU.
     Protected,
+    /// The allocating device's driver maps its memory cached; non-coherent devices get tracked
+    /// maintenance.
+    DeviceHeap,
 }
 
 /// Why the format is what it is.
@@ -179,6 +184,11 @@ impl Placement {
                 )
             }
             HeapReason::Uncached => "write-combined system memory (see cache)".to_string(),
+            HeapReason::DeviceMemoryFor(i) => format!(
+                "{} cannot import dma-bufs another driver exported (PRIME import fails), so \
+                 {heap_name} allocates the buffer and exports it to every other device",
+                name(i)
+            ),
         };
         let cache = match self.reasons.cache {
             CacheReason::CpuReadsOften => "CPU_READ_OFTEN: cached mapping for fast reads".to_string(),
@@ -192,6 +202,9 @@ impl Placement {
             }
             CacheReason::ContiguousHeap => "the contiguous heap maps cached".to_string(),
             CacheReason::Protected => "protected memory is never CPU-mapped".to_string(),
+            CacheReason::DeviceHeap => {
+                "the allocating driver maps its memory cached: tracked maintenance".to_string()
+            }
         };
         let format = match self.reasons.format {
             FormatReason::AsRequested => format!("{} as requested", self.format),

@@ -17,15 +17,19 @@ pub enum HeapRole {
     Contiguous,
     /// Protected (secure) memory.
     Protected,
+    /// Memory a DRM device allocates itself and exports as a dma-buf, for devices that cannot
+    /// import dma-bufs another driver made (virtio-gpu). The heap's `name` is the DRM driver.
+    Device,
 }
 
 impl HeapRole {
     /// Every role.
-    pub const ALL: [HeapRole; 4] = [
+    pub const ALL: [HeapRole; 5] = [
         HeapRole::System,
         HeapRole::SystemUncached,
         HeapRole::Contiguous,
         HeapRole::Protected,
+        HeapRole::Device,
     ];
     /// The name used in profile files and dumps.
     pub const fn name(self) -> &'static str {
@@ -34,6 +38,7 @@ impl HeapRole {
             HeapRole::SystemUncached => "system-uncached",
             HeapRole::Contiguous => "contiguous",
             HeapRole::Protected => "protected",
+            HeapRole::Device => "device",
         }
     }
     /// Parses a profile-file heap role.
@@ -53,12 +58,33 @@ impl fmt::Display for HeapRole {
 pub struct HeapSpec {
     /// What the solver uses it for.
     pub role: HeapRole,
-    /// The kernel heap name under `/dev/dma_heap/`.
+    /// The kernel heap name under `/dev/dma_heap/`; for the `device` role, the DRM driver name
+    /// (`DRM_IOCTL_VERSION`) of the device that allocates.
     pub name: String,
     /// Highest physical address bit its memory may use.
     pub address_bits: u8,
     /// Whether its buffers are physically contiguous.
     pub contiguous: bool,
+    /// Row pitch of every plane is a multiple of this many bytes (what the allocating driver
+    /// needs on top of the devices' alignments; 1 for a dma-heap).
+    pub stride_align: u64,
+    /// Largest buffer it can make, in bytes.
+    pub max_size: u64,
+}
+
+impl HeapSpec {
+    /// A heap of `role` called `name` with no limits of its own: any address, not contiguous
+    /// (unless `role` is `contiguous`), no alignment, no size limit.
+    pub fn new(role: HeapRole, name: &str) -> HeapSpec {
+        HeapSpec {
+            role,
+            name: name.to_string(),
+            address_bits: 64,
+            contiguous: role == HeapRole::Contiguous,
+            stride_align: 1,
+            max_size: u64::MAX,
+        }
+    }
 }
 
 /// A platform: its devices and heaps.
@@ -170,6 +196,12 @@ impl Profile {
                 return Err(whole(format!(
                     "heap `{}`: address-bits {} is not in 12..=64",
                     h.role, h.address_bits
+                )));
+            }
+            if h.stride_align == 0 || h.max_size == 0 {
+                return Err(whole(format!(
+                    "heap `{}`: `stride-align` and `max-size` must be positive",
+                    h.role
                 )));
             }
         }
@@ -307,20 +339,14 @@ impl Parser {
 
     fn heap(&mut self, line: usize, role: &str) -> Result<(), String> {
         let parsed = HeapRole::parse(role).ok_or_else(|| {
-            format!("unknown heap role `{role}` (system, system-uncached, contiguous, protected)")
+            format!(
+                "unknown heap role `{role}` (system, system-uncached, contiguous, protected, device)"
+            )
         })?;
         if self.heaps.iter().any(|(_, h)| h.role == parsed) {
             return Err(format!("heap `{role}` defined twice"));
         }
-        self.heaps.push((
-            line,
-            HeapSpec {
-                role: parsed,
-                name: String::new(),
-                address_bits: 64,
-                contiguous: parsed == HeapRole::Contiguous,
-            },
-        ));
+        self.heaps.push((line, HeapSpec::new(parsed, "")));
         self.section = Section::Heap;
         Ok(())
     }
@@ -427,6 +453,7 @@ fn device_key(device: &mut Device, key: &str, value: &str) -> Result<(), String>
         "coherent" => c.coherent = parse_bool(value)?,
         "contiguous" => c.contiguous = parse_bool(value)?,
         "protected" => c.protected = parse_bool(value)?,
+        "imports-foreign" => c.imports_foreign = parse_bool(value)?,
         "stride-align" => c.stride_align = parse_positive(key, value)?,
         "height-align" => c.height_align = parse_positive(key, value)?,
         "offset-align" => c.offset_align = parse_positive(key, value)?,
@@ -466,6 +493,8 @@ fn heap_key(heap: &mut HeapSpec, key: &str, value: &str) -> Result<(), String> {
         }
         "address-bits" => heap.address_bits = parse_address_bits(value)?,
         "contiguous" => heap.contiguous = parse_bool(value)?,
+        "stride-align" => heap.stride_align = parse_positive(key, value)?,
+        "max-size" => heap.max_size = parse_positive(key, value)?,
         _ => return Err(format!("unknown heap key `{key}`")),
     }
     Ok(())
@@ -482,6 +511,11 @@ impl fmt::Display for Profile {
                 h.role, h.name, h.address_bits
             )?;
             writeln!(f, "  contiguous = {}", yes(h.contiguous))?;
+            writeln!(
+                f,
+                "  stride-align = {}\n  max-size = {}",
+                h.stride_align, h.max_size
+            )?;
         }
         for d in &self.devices {
             let c = &d.constraints;
@@ -494,6 +528,7 @@ impl fmt::Display for Profile {
                 yes(c.contiguous),
                 yes(c.protected)
             )?;
+            writeln!(f, "  imports-foreign = {}", yes(c.imports_foreign))?;
             writeln!(
                 f,
                 "  stride-align = {}\n  height-align = {}",

@@ -305,6 +305,17 @@ pub fn solve_for(
         }
     }
 
+    let (heap, heap_reason, cache, cache_reason) = choose_heap(descriptor, profile, all, &merged)?;
+    // The allocating heap may have rules of its own (a DRM driver's pitch, its largest buffer):
+    // the layout satisfies them as it satisfies every device's.
+    let heap_limits = Constraints {
+        stride_align: heap.stride_align,
+        max_size: heap.max_size,
+        ..Constraints::NONE
+    };
+    let merged = merged
+        .merge(&heap_limits)
+        .ok_or_else(|| SolveError::AlignmentOverflow(format!("the {} heap", heap.role)))?;
     let layout = layout::compute(
         info,
         descriptor.width,
@@ -313,8 +324,14 @@ pub fn solve_for(
         &merged,
     )
     .map_err(SolveError::Layout)?;
-
-    let (heap, heap_reason, cache, cache_reason) = choose_heap(descriptor, profile, all, &merged)?;
+    if layout.size > heap.max_size {
+        return Err(SolveError::Limit {
+            device: format!("the {} heap ({})", heap.role, heap.name),
+            what: "size",
+            value: layout.size,
+            limit: heap.max_size,
+        });
+    }
     let placement = Placement {
         heap: heap.role,
         contiguous: heap.contiguous,
@@ -360,8 +377,9 @@ fn first_device<'p>(
 /// A heap, why it was chosen, the CPU mapping and why.
 type HeapChoice<'p> = (&'p HeapSpec, HeapReason, CachePolicy, CacheReason);
 
-/// The heap for the buffer: the protected heap for protected content, the contiguous heap when a
-/// device needs contiguous memory, else system memory (cached or not, see [`system_heap`]).
+/// The heap for the buffer: the protected heap for protected content, the device's own memory
+/// when a device imports nothing else, the contiguous heap when a device needs contiguous
+/// memory, else system memory (cached or not, see [`system_heap`]).
 fn choose_heap<'p>(
     descriptor: &Descriptor,
     profile: &'p Profile,
@@ -370,6 +388,8 @@ fn choose_heap<'p>(
 ) -> Result<HeapChoice<'p>, SolveError> {
     if descriptor.usage.protected() {
         protected_heap(profile, all, merged)
+    } else if !merged.imports_foreign {
+        device_heap(descriptor, profile, all, merged)
     } else if merged.contiguous {
         contiguous_heap(profile, all, merged)
     } else {
@@ -411,11 +431,72 @@ fn protected_heap<'p>(
     if heap.address_bits > merged.address_bits {
         return Err(address_limit(profile, all, merged));
     }
+    if !merged.imports_foreign {
+        let (_, device) = first_device(profile, all, "foreign-import limit", |d| {
+            !d.constraints.imports_foreign
+        })?;
+        return Err(SolveError::Conflict {
+            device: device.name.clone(),
+            reason: "imports only memory its own driver allocated, not protected memory".into(),
+        });
+    }
     Ok((
         heap,
         HeapReason::Protected,
         CachePolicy::Uncached,
         CacheReason::Protected,
+    ))
+}
+
+/// A device's own memory, for a device that cannot import dma-bufs another driver exported: any
+/// other heap's buffer would fail at its PRIME import, so its driver allocates, and every other
+/// device (which imports foreign dma-bufs) takes that driver's export.
+fn device_heap<'p>(
+    descriptor: &Descriptor,
+    profile: &'p Profile,
+    all: DeviceSet,
+    merged: &Constraints,
+) -> Result<HeapChoice<'p>, SolveError> {
+    let (i, device) = first_device(profile, all, "foreign-import limit", |d| {
+        !d.constraints.imports_foreign
+    })?;
+    let heap = profile.heap(HeapRole::Device).ok_or_else(|| {
+        SolveError::MissingHeap(
+            HeapRole::Device,
+            format!(
+                "{} cannot import dma-bufs another driver exported",
+                device.name
+            ),
+        )
+    })?;
+    if merged.contiguous && !heap.contiguous {
+        let (_, needs) = first_device(profile, all, "need for contiguous memory", |d| {
+            d.constraints.contiguous
+        })?;
+        return Err(SolveError::Conflict {
+            device: needs.name.clone(),
+            reason: format!(
+                "needs contiguous memory and {} needs memory {} allocates, which is not",
+                device.name, heap.name
+            ),
+        });
+    }
+    if heap.address_bits > merged.address_bits {
+        return Err(address_limit(profile, all, merged));
+    }
+    // The exporting driver decides the CPU mapping; DRM's shmem-backed objects map cached.
+    let cache_reason = if descriptor.usage.cpu_reads_often() {
+        CacheReason::CpuReadsOften
+    } else if merged.coherent {
+        CacheReason::AllCoherent
+    } else {
+        CacheReason::DeviceHeap
+    };
+    Ok((
+        heap,
+        HeapReason::DeviceMemoryFor(i),
+        CachePolicy::Cached,
+        cache_reason,
     ))
 }
 
@@ -569,6 +650,12 @@ pub fn check_device(
     }
     if c.contiguous && !placement.contiguous {
         return conflict("needs physically contiguous memory".into());
+    }
+    if !c.imports_foreign && placement.heap != HeapRole::Device {
+        return conflict(format!(
+            "imports only memory its own driver allocated, and this buffer is on the {} heap",
+            placement.heap
+        ));
     }
     if placement.address_bits > c.address_bits {
         return conflict(format!(

@@ -181,12 +181,7 @@ impl Profile {
             }
             let mut heap = match found.and_then(|i| heaps[i].take()) {
                 Some(heap) => heap,
-                None => HeapSpec {
-                    role,
-                    name: String::new(),
-                    address_bits: 64,
-                    contiguous: role == HeapRole::Contiguous,
-                },
+                None => HeapSpec::new(role, ""),
             };
             for &(line, key, value) in &edit.keys {
                 heap_key(&mut heap, key, value).map_err(|m| at(line, m))?;

@@ -20,6 +20,29 @@ fn builtins_parse_and_name_their_devices() {
     assert_eq!(soc.device("codec").unwrap().constraints.stride_align, 64);
     let cf = Profile::builtin("cuttlefish").unwrap();
     assert!(cf.devices().iter().all(|d| d.coherent()));
+    // virtio-gpu imports only its own exports: the GPU and display take memory it allocates.
+    let foreign: Vec<(&str, bool)> = cf
+        .devices()
+        .iter()
+        .map(|d| (d.name.as_str(), d.constraints.imports_foreign))
+        .collect();
+    assert_eq!(
+        foreign,
+        [
+            ("cpu", true),
+            ("gpu", false),
+            ("display", false),
+            ("camera", true),
+            ("codec", true)
+        ]
+    );
+    let device = cf.heap(HeapRole::Device).unwrap();
+    assert_eq!(device.name, "virtio_gpu");
+    assert_eq!((device.stride_align, device.max_size), (4, 256 << 20));
+    assert!(!device.contiguous);
+    // Profiles that do not say so import foreign dma-bufs and have no device heap.
+    assert!(soc.devices().iter().all(|d| d.constraints.imports_foreign));
+    assert!(soc.heap(HeapRole::Device).is_none());
     assert!(Profile::builtin("nope").is_none());
 }
 
@@ -45,6 +68,9 @@ fn errors_name_the_line() {
         ("profile x\nheap system\n  name = system\ndevice a\n  roles = gpu\ndevice a\n", 6),
         ("profile x\nwat\n", 2),
         ("profile x\nheap system\n  name = system\ndevice a\n  roles = gpu\n  address-bits = 99\n", 6),
+        ("profile x\nheap system\n  name = system\ndevice a\n  roles = gpu\n  imports-foreign = maybe\n", 6),
+        ("profile x\nheap system\n  name = system\nheap device\n  name = virtio_gpu\n  max-size = 0\n", 6),
+        ("profile x\nheap system\n  name = system\nheap device\n  stride-align = -4\n", 5),
     ];
     for (text, line) in cases {
         let e = Profile::parse(text).unwrap_err();

@@ -93,7 +93,157 @@ fn cache_policy_follows_cpu_reads_and_coherency() {
         &cf,
     )
     .unwrap();
-    assert_eq!((pl.heap, pl.cache), (HeapRole::System, CachePolicy::Cached));
+    assert_eq!((pl.heap, pl.cache), (HeapRole::Device, CachePolicy::Cached));
+    assert_eq!(pl.reasons.cache, CacheReason::AllCoherent);
+}
+
+#[test]
+fn cuttlefish_display_and_gpu_buffers_come_from_virtio_gpu() {
+    let cf = Profile::builtin("cuttlefish").unwrap();
+    let display = cf.device_index("display").unwrap();
+    let gpu = cf.device_index("gpu").unwrap();
+    // What SurfaceFlinger allocates for a CPU-drawn layer the composer scans out.
+    let d = desc(
+        640,
+        480,
+        PixelFormat::BGRA_8888,
+        Usage::COMPOSER_OVERLAY | Usage::CPU_WRITE_OFTEN,
+    );
+    let pl = solve(&d, &cf).unwrap();
+    assert_eq!(pl.heap, HeapRole::Device);
+    assert_eq!(pl.reasons.heap, HeapReason::DeviceMemoryFor(display));
+    assert_eq!(
+        (pl.cache, pl.reasons.cache),
+        (CachePolicy::Cached, CacheReason::AllCoherent)
+    );
+    assert!(!pl.contiguous);
+    assert_eq!(pl.layout.planes()[0].stride, 640 * 4);
+    let heap = &pl.explain(&cf)[0].1;
+    assert!(
+        heap.starts_with("device (virtio_gpu): display cannot import dma-bufs another driver"),
+        "{heap}"
+    );
+    // GPU buffers too, and the reason names the GPU.
+    let pl = solve(
+        &desc(
+            256,
+            256,
+            PixelFormat::RGBA_8888,
+            Usage::GPU_TEXTURE | Usage::GPU_RENDER_TARGET,
+        ),
+        &cf,
+    )
+    .unwrap();
+    assert_eq!(pl.reasons.heap, HeapReason::DeviceMemoryFor(gpu));
+    // Buffers no virtio-gpu device touches stay on the dma-heap.
+    for usage in [
+        Usage::CPU_READ_OFTEN | Usage::CPU_WRITE_OFTEN,
+        Usage::CAMERA_OUTPUT | Usage::VIDEO_ENCODER,
+        Usage::VIDEO_DECODER | Usage::CPU_READ_OFTEN,
+    ] {
+        let pl = solve(&desc(640, 480, PixelFormat::YCBCR_420_888, usage), &cf).unwrap();
+        assert_eq!(
+            (pl.heap, pl.reasons.heap),
+            (HeapRole::System, HeapReason::Default),
+            "{usage:?}"
+        );
+    }
+    // The heap's own limit: 8192 x 8192 FP16 is 512 MiB, beyond what the device heap makes.
+    let e = solve(
+        &desc(8192, 8192, PixelFormat::RGBA_FP16, Usage::GPU_TEXTURE),
+        &cf,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        SolveError::Limit {
+            device: "the device heap (virtio_gpu)".into(),
+            what: "size",
+            value: 8192 * 8192 * 8,
+            limit: 256 << 20,
+        }
+    );
+    assert_eq!(e.code(), ErrorCode::Unsupported);
+}
+
+#[test]
+fn a_device_that_imports_only_its_own_memory_needs_the_device_heap() {
+    let text = Profile::builtin("cuttlefish").unwrap().to_string();
+    let start = text.find("\nheap device").unwrap();
+    let end = start + 1 + text[start + 1..].find("\n\n").unwrap();
+    let without = Profile::parse(&format!("{}{}", &text[..start], &text[end..])).unwrap();
+    assert!(without.heap(HeapRole::Device).is_none());
+    let d = desc(64, 64, PixelFormat::RGBA_8888, Usage::COMPOSER_OVERLAY);
+    let e = solve(&d, &without).unwrap_err();
+    assert_eq!(
+        e,
+        SolveError::MissingHeap(
+            HeapRole::Device,
+            "display cannot import dma-bufs another driver exported".into()
+        )
+    );
+    assert_eq!(e.code(), ErrorCode::Unsupported);
+    // CPU-only buffers do not care.
+    assert!(solve(
+        &desc(64, 64, PixelFormat::RGBA_8888, Usage::CPU_READ_OFTEN),
+        &without
+    )
+    .is_ok());
+
+    // A device attached later that cannot import what the buffer is on says so.
+    let cf = Profile::builtin("cuttlefish").unwrap();
+    let cpu_only = desc(64, 64, PixelFormat::RGBA_8888, Usage::CPU_WRITE_OFTEN);
+    let pl = solve(&cpu_only, &cf).unwrap();
+    assert_eq!(pl.heap, HeapRole::System);
+    let display = cf.device("display").unwrap();
+    let read = Access {
+        read: true,
+        write: false,
+    };
+    match check_device(display, read, &pl, &cpu_only) {
+        Err(SolveError::Conflict { device, reason }) => {
+            assert_eq!(device, "display");
+            assert!(
+                reason.contains("own driver") && reason.contains("system heap"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The heap's stride alignment joins the devices': a driver that wants 256-byte rows gets them
+    // though no device asks.
+    let wide = Profile::parse(&text.replace("stride-align = 4\n", "stride-align = 256\n")).unwrap();
+    let pl = solve(
+        &desc(100, 10, PixelFormat::RGBA_8888, Usage::GPU_TEXTURE),
+        &wide,
+    )
+    .unwrap();
+    assert_eq!(pl.layout.planes()[0].stride, 512);
+    assert_eq!(pl.constraints.stride_align, 256);
+
+    // Protected memory is never a driver's own export: the refusal names the device.
+    let soc_text = crate::profile::BUILTIN[0].1.replacen(
+        "  roles = gpu\n",
+        "  roles = gpu\n  imports-foreign = no\n",
+        1,
+    );
+    let strict = Profile::parse(&soc_text).unwrap();
+    assert!(!strict.device("gpu").unwrap().constraints.imports_foreign);
+    let e = solve(
+        &desc(
+            64,
+            64,
+            PixelFormat::RGBA_8888,
+            Usage::PROTECTED | Usage::GPU_TEXTURE,
+        ),
+        &strict,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, SolveError::Conflict { device, .. } if device == "gpu"),
+        "{e}"
+    );
 }
 
 #[test]

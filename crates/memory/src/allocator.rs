@@ -1,6 +1,7 @@
 //! `Allocator`: descriptor → placement (the core's solver, over the heaps that really exist) →
 //! limits → memory + metadata region + id, for `count` buffers at once, all or nothing.
 
+use crate::drm::DrmHeap;
 use crate::error::MemError;
 use crate::handle::{encode_dup, BufferInfo, NativeHandle};
 use crate::heap::{
@@ -198,6 +199,16 @@ impl Allocator {
             Backend::DmaHeap => {
                 let present = list_heaps(&backend.heap_dir)?;
                 for spec in profile.heaps() {
+                    if spec.role == HeapRole::Device {
+                        match DrmHeap::open(&backend.dri_dir, &spec.name) {
+                            Ok(heap) => heaps.push((spec.role, Box::new(heap))),
+                            Err(MemError::HeapUnavailable { reason, .. }) => {
+                                missing(spec.role, reason)
+                            }
+                            Err(e) => missing(spec.role, e.to_string()),
+                        }
+                        continue;
+                    }
                     if !present.contains(&spec.name) {
                         missing(
                             spec.role,
@@ -280,7 +291,7 @@ impl Allocator {
             .filter_map(|spec| {
                 let (_, heap) = heaps.iter().find(|(role, _)| *role == spec.role)?;
                 Some(match heap.kind() {
-                    BufferKind::DmaHeap => spec.clone(),
+                    BufferKind::DmaHeap | BufferKind::Drm => spec.clone(),
                     // Stand-ins give ordinary memory anywhere in RAM, whatever the profile's
                     // system heap promised; the solver must see what they really provide.
                     BufferKind::Udmabuf | BufferKind::Memfd => HeapSpec {
@@ -467,14 +478,23 @@ impl Allocator {
             .map(|(_, heap)| heap.as_ref())
             .ok_or_else(|| self.unavailable_error(HeapRole::System))?;
         let (now, n) = (Instant::now(), count as usize);
+        // A display reads rows at the first plane's pitch: heaps that scan out shape their memory
+        // to it, and their pooled buffers are classed by it.
+        let pitch = if heap.shapes_to_pitch() {
+            placement.layout.planes().first().map_or(0, |p| p.stride)
+        } else {
+            0
+        };
         let memory_key = PoolKey {
             heap: plan.heap,
             size: placement.size(),
+            pitch,
             header: false,
         };
         let metadata_key = PoolKey {
             heap: plan.metadata_heap,
             size: plan.metadata_size,
+            pitch: 0,
             header: true,
         };
         let metadata_name = format!("meta:{}", descriptor.name);
@@ -482,11 +502,11 @@ impl Allocator {
         let mut pooled_metadata = self.pool.take(metadata_key, &metadata_name, n, now);
         let mut buffers = Vec::with_capacity(n);
         for _ in 0..count {
-            let memory = pooled_or_new(heap, pooled.pop(), memory_key.size, &descriptor.name)?;
+            let memory = pooled_or_new(heap, pooled.pop(), memory_key, &descriptor.name)?;
             let region = pooled_or_new(
                 metadata_heap,
                 pooled_metadata.pop(),
-                plan.metadata_size,
+                metadata_key,
                 &metadata_name,
             )?;
             let header = match region.header {
@@ -567,7 +587,7 @@ impl Allocator {
 fn pooled_or_new(
     heap: &dyn Heap,
     pooled: Option<Pooled>,
-    size: u64,
+    class: PoolKey,
     name: &str,
 ) -> Result<Pooled, MemError> {
     match pooled {
@@ -578,7 +598,7 @@ fn pooled_or_new(
             Ok(made)
         }
         None => Ok(Pooled {
-            fd: heap.allocate(size, name)?,
+            fd: heap.allocate_with_pitch(class.size, class.pitch, name)?,
             header: None,
             name: name.to_owned(),
         }),

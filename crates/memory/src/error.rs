@@ -41,6 +41,16 @@ pub enum SysOp {
     Metadata,
     /// Duplicating an fd.
     Dup,
+    /// `DRM_IOCTL_VERSION`.
+    DrmVersion,
+    /// `DRM_IOCTL_DROP_MASTER`.
+    DropMaster,
+    /// `DRM_IOCTL_MODE_CREATE_DUMB`.
+    DumbCreate,
+    /// `DRM_IOCTL_PRIME_HANDLE_TO_FD`.
+    PrimeExport,
+    /// `DRM_IOCTL_GEM_CLOSE`.
+    GemClose,
 }
 
 impl SysOp {
@@ -58,6 +68,11 @@ impl SysOp {
             SysOp::Stat => "fstat",
             SysOp::Metadata => "metadata region",
             SysOp::Dup => "dup",
+            SysOp::DrmVersion => "DRM_IOCTL_VERSION",
+            SysOp::DropMaster => "DRM_IOCTL_DROP_MASTER",
+            SysOp::DumbCreate => "DRM_IOCTL_MODE_CREATE_DUMB",
+            SysOp::PrimeExport => "DRM_IOCTL_PRIME_HANDLE_TO_FD",
+            SysOp::GemClose => "DRM_IOCTL_GEM_CLOSE",
         }
     }
 }
@@ -127,6 +142,17 @@ pub enum MemError {
     },
     /// A buffer handle failed validation.
     Handle(HandleError),
+    /// A DRM device made or exported less memory than was asked for.
+    DeviceShort {
+        /// The device: driver and node (`virtio_gpu (/dev/dri/card0)`).
+        device: String,
+        /// What was short (`dumb buffer`, `exported dma-buf`).
+        what: &'static str,
+        /// Bytes it holds.
+        bytes: u64,
+        /// Bytes asked for.
+        wanted: u64,
+    },
 }
 
 impl MemError {
@@ -152,7 +178,9 @@ impl MemError {
     pub fn code(&self) -> ErrorCode {
         match self {
             MemError::Solve(e) => e.code(),
-            MemError::HeapUnavailable { .. } | MemError::NotDmaBuf => ErrorCode::Unsupported,
+            MemError::HeapUnavailable { .. }
+            | MemError::NotDmaBuf
+            | MemError::DeviceShort { .. } => ErrorCode::Unsupported,
             MemError::TooManyBuffers { .. }
             | MemError::TooLarge { .. }
             | MemError::OverQuota { .. } => ErrorCode::NoResources,
@@ -245,6 +273,15 @@ impl fmt::Display for MemError {
                 )
             }
             MemError::Handle(e) => write!(f, "bad buffer handle: {e}"),
+            MemError::DeviceShort {
+                device,
+                what,
+                bytes,
+                wanted,
+            } => write!(
+                f,
+                "{device}: the {what} holds {bytes} bytes, {wanted} were asked for"
+            ),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! | index | field |
 //! |------:|-------|
 //! | 0     | magic `CGHB` |
-//! | 1     | version (1) |
+//! | 1     | version (2) |
 //! | 2     | number of ints (55) |
 //! | 3     | number of fds (2) |
 //! | 4–5   | buffer id |
@@ -20,17 +20,19 @@
 //! | 14    | DRM fourcc of the resolved format (0 if none) |
 //! | 15–16 | allocation size |
 //! | 17–18 | layer stride |
-//! | 19    | heap role (0 system, 1 system-uncached, 2 contiguous, 3 protected) |
+//! | 19    | heap role (0 system, 1 system-uncached, 2 contiguous, 3 protected, 4 device) |
 //! | 20    | cache policy (0 cached, 1 uncached) |
-//! | 21    | buffer kind (0 dma-heap, 1 udmabuf, 2 memfd) |
+//! | 21    | buffer kind (0 dma-heap, 1 udmabuf, 2 memfd, 3 drm: a DRM device's export) |
 //! | 22–23 | reserved size |
 //! | 24–25 | metadata region size |
 //! | 26    | plane count (1–3) |
 //! | 27–53 | 3 planes × (offset:2, stride:2, size:2, width, height, fourcc); unused planes zero |
-//! | 54    | metadata region kind, as int 21 (0 dma-heap, 1 udmabuf: a dma-buf; 2 memfd) |
+//! | 54    | metadata region kind, as int 21 (0 dma-heap, 1 udmabuf: a dma-buf; 2 memfd; never 3) |
 //!
 //! A reader accepts exactly its own version and length; a later version changes the version
 //! number (and may append ints), so an old reader refuses it cleanly instead of misreading it.
+//! The device heap (role 4, kind 3) added values, not fields: a reader that predates them
+//! refuses such a handle as an unknown role, so the layout and its version stayed.
 
 pub use crate::error::HandleError;
 use crate::error::{io_errno, MemError, SysOp};
@@ -113,6 +115,7 @@ const fn role_code(role: HeapRole) -> i32 {
         HeapRole::SystemUncached => 1,
         HeapRole::Contiguous => 2,
         HeapRole::Protected => 3,
+        HeapRole::Device => 4,
     }
 }
 
@@ -140,6 +143,7 @@ const fn kind_code(kind: BufferKind) -> i32 {
         BufferKind::DmaHeap => 0,
         BufferKind::Udmabuf => 1,
         BufferKind::Memfd => 2,
+        BufferKind::Drm => 3,
     }
 }
 
@@ -323,11 +327,14 @@ impl Fields {
             shown(self.kind),
             "no such buffer kind",
         ))?;
-        let metadata_kind = kind_from_code(self.metadata_kind).ok_or(bad(
-            "metadata kind",
-            shown(self.metadata_kind),
-            "no such buffer kind",
-        ))?;
+        let metadata_kind = kind_from_code(self.metadata_kind)
+            // The region comes from the system-role heap, never from a device's own memory.
+            .filter(|k| *k != BufferKind::Drm)
+            .ok_or(bad(
+                "metadata kind",
+                shown(self.metadata_kind),
+                "no such metadata region kind",
+            ))?;
         Ok((heap, cache, kind, metadata_kind))
     }
 

@@ -1,8 +1,10 @@
-//! Heap backends behind one small trait: dma-heap, udmabuf and memfd; heap discovery; the host
-//! policy for which backend may stand in for which heap role.
+//! Heap backends behind one small trait: dma-heap, udmabuf and memfd (and a DRM device's own
+//! memory, [`crate::drm`]); heap discovery; the host policy for which backend may stand in for
+//! which heap role.
 //!
 //! Policy: with [`Backend::DmaHeap`] every heap role of the profile is backed by the kernel heap
-//! of the same name (`HeapSpec.name` under the heap directory), and a role whose heap is missing
+//! of the same name (`HeapSpec.name` under the heap directory), except the `device` role, which
+//! the DRM device whose driver is `HeapSpec.name` serves; a role whose heap or device is missing
 //! is unavailable: placements that need it fail as `Unsupported` with the reason. udmabuf and
 //! memfd memory is ordinary cached, non-contiguous, anywhere-in-RAM memory, so those backends
 //! stand in for the `system` role only — never for `system-uncached` (their CPU mappings are
@@ -35,17 +37,25 @@ pub enum BufferKind {
     /// A sealed memfd: shareable and mappable, but not a dma-buf, so no device can import it and
     /// CPU sync calls are no-ops.
     Memfd,
+    /// A dma-buf a DRM device allocated and exported (the `device` heap).
+    Drm,
 }
 
 impl BufferKind {
     /// Every kind, in handle-encoding order.
-    pub const ALL: [BufferKind; 3] = [BufferKind::DmaHeap, BufferKind::Udmabuf, BufferKind::Memfd];
-    /// `dma-heap`, `udmabuf` or `memfd`.
+    pub const ALL: [BufferKind; 4] = [
+        BufferKind::DmaHeap,
+        BufferKind::Udmabuf,
+        BufferKind::Memfd,
+        BufferKind::Drm,
+    ];
+    /// `dma-heap`, `udmabuf`, `memfd` or `drm`.
     pub const fn name(self) -> &'static str {
         match self {
             BufferKind::DmaHeap => "dma-heap",
             BufferKind::Udmabuf => "udmabuf",
             BufferKind::Memfd => "memfd",
+            BufferKind::Drm => "drm",
         }
     }
     /// Whether the fd is a dma-buf (devices can import it; `DMA_BUF_IOCTL_SYNC` applies).
@@ -68,6 +78,13 @@ pub trait Heap: Send + Sync + fmt::Debug {
     fn describe(&self) -> String;
     /// Allocates `size` bytes (a multiple of the page size) for a buffer called `name`.
     fn allocate(&self, size: u64, name: &str) -> Result<OwnedFd, MemError>;
+    /// Allocates `size` bytes for a buffer whose first plane has rows of `pitch` bytes. Memory a
+    /// display scans out (a DRM device's, [`crate::drm`]) is shaped to that pitch; other heaps
+    /// need only the size.
+    fn allocate_with_pitch(&self, size: u64, pitch: u64, name: &str) -> Result<OwnedFd, MemError> {
+        let _ = pitch;
+        self.allocate(size, name)
+    }
     /// The largest buffer it can make, if it has a fixed limit.
     fn max_buffer_size(&self) -> Option<u64> {
         None
@@ -76,6 +93,11 @@ pub trait Heap: Send + Sync + fmt::Debug {
     /// at creation, so by default nothing happens.
     fn rename(&self, _fd: BorrowedFd<'_>, _name: &str) -> Result<(), MemError> {
         Ok(())
+    }
+    /// Whether [`Heap::allocate_with_pitch`] shapes memory to the pitch (so buffers of one size
+    /// and different pitches are not interchangeable, and the pool keeps them apart).
+    fn shapes_to_pitch(&self) -> bool {
+        false
     }
 }
 
@@ -123,7 +145,7 @@ impl DmaHeap {
 
 /// Names `buf`; a kernel without `DMA_BUF_SET_NAME_B` (ENOTTY) leaves buffers unnamed rather
 /// than making every allocation fail.
-fn name_dma_buf(buf: BorrowedFd<'_>, name: &str, heap: &str) -> Result<(), MemError> {
+pub(crate) fn name_dma_buf(buf: BorrowedFd<'_>, name: &str, heap: &str) -> Result<(), MemError> {
     match sys::dma_buf_set_name(buf, name) {
         Ok(()) | Err(Errno::ENOTTY) => Ok(()),
         Err(e) => Err(MemError::sys_on(SysOp::SetName, e, heap.to_string())),
@@ -289,6 +311,8 @@ pub struct BackendConfig {
     pub heap_dir: PathBuf,
     /// The udmabuf device (normally `/dev/udmabuf`).
     pub udmabuf: PathBuf,
+    /// Where the `device` heap's DRM node is looked for (normally `/dev/dri`).
+    pub dri_dir: PathBuf,
 }
 
 impl BackendConfig {
@@ -298,6 +322,7 @@ impl BackendConfig {
             backend,
             heap_dir: PathBuf::from(DMA_HEAP_DIR),
             udmabuf: PathBuf::from(UDMABUF_PATH),
+            dri_dir: PathBuf::from(crate::drm::DRI_DIR),
         }
     }
 

@@ -1,5 +1,5 @@
-//! Memory layer of central-gralloc: turns a placement into shareable memory (dma-heap, udmabuf or
-//! memfd), gives every buffer a shared metadata region and a unique id, and encodes it all into a
+//! Memory layer of central-gralloc: turns a placement into shareable memory (dma-heap, a DRM
+//! device's own export, udmabuf or memfd), gives every buffer a shared metadata region and a unique id, and encodes it all into a
 //! versioned buffer handle. Depends on the core, never on binder.
 //!
 //! The service adapter's path: [`Allocator::new`] once at start-up (log
@@ -10,6 +10,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod allocator;
+pub mod drm;
 pub mod error;
 pub mod fence;
 pub mod handle;
@@ -22,6 +23,7 @@ pub mod pool;
 pub mod sys;
 
 pub use allocator::{Allocation, Allocator, Buffer, Plan, Unavailable};
+pub use drm::DrmHeap;
 pub use error::{MemError, SysOp};
 pub use handle::{BufferHandle, BufferInfo, HandleError, NativeHandle};
 pub use heap::{Backend, BackendConfig, BufferKind, DmaHeap, Heap, MemfdHeap, Udmabuf};

@@ -66,6 +66,9 @@ pub struct PoolKey {
     pub heap: usize,
     /// Bytes per buffer.
     pub size: u64,
+    /// Row pitch the heap shapes each buffer to ([`Heap::shapes_to_pitch`]); 0 for heaps that
+    /// take a size alone, so their classes go by size.
+    pub pitch: u64,
     /// Metadata regions: the refill also maps each one's header page, so the handout writes the
     /// header without a system call.
     pub header: bool,
@@ -250,14 +253,16 @@ impl Pool {
                 self.refill_failed(key);
                 continue;
             };
-            let made = heap.allocate(key.size, &name).and_then(|fd| {
-                let header = if key.header {
-                    Some(metadata::map_header(std::os::fd::AsFd::as_fd(&fd))?)
-                } else {
-                    None
-                };
-                Ok(Pooled { fd, header, name })
-            });
+            let made = heap
+                .allocate_with_pitch(key.size, key.pitch, &name)
+                .and_then(|fd| {
+                    let header = if key.header {
+                        Some(metadata::map_header(std::os::fd::AsFd::as_fd(&fd))?)
+                    } else {
+                        None
+                    };
+                    Ok(Pooled { fd, header, name })
+                });
             match made {
                 Ok(pooled) => self.put(key, pooled),
                 Err(error) => {
@@ -398,6 +403,7 @@ mod tests {
     const KEY: PoolKey = PoolKey {
         heap: 0,
         size: 8192,
+        pitch: 0,
         header: false,
     };
 
@@ -454,6 +460,7 @@ mod tests {
         let big = PoolKey {
             heap: 0,
             size: 40 << 10,
+            pitch: 0,
             header: false,
         };
         let (pool, heap, t) = (Pool::new(config()), MemfdHeap, Instant::now());

@@ -1,4 +1,5 @@
-//! The kernel interfaces this crate touches: dma-heap, dma-buf and udmabuf ioctls and sealed memfds.
+//! The kernel interfaces this crate touches: dma-heap, dma-buf, udmabuf and DRM ioctls and sealed
+//! memfds.
 //!
 //! Every `unsafe` block of the crate that is not an mmap lives here, next to the struct layout it
 //! relies on. The ioctl numbers come from nix's `_IOW`/`_IOWR` encoders over the kernel's uapi
@@ -53,12 +54,62 @@ struct UdmabufCreate {
 /// `UDMABUF_FLAGS_CLOEXEC`.
 const UDMABUF_FLAGS_CLOEXEC: u32 = 1;
 
+/// `struct drm_version` (uapi/drm/drm.h): the kernel copies up to `*_len` bytes of each string
+/// into the caller's buffers and sets `*_len` to the full length. `size_t` and pointers follow
+/// the ABI, so the ioctl number (which encodes the size) matches on 32- and 64-bit builds.
+#[repr(C)]
+#[derive(Debug)]
+struct DrmVersion {
+    version_major: libc::c_int,
+    version_minor: libc::c_int,
+    version_patchlevel: libc::c_int,
+    name_len: libc::size_t,
+    name: *mut libc::c_char,
+    date_len: libc::size_t,
+    date: *mut libc::c_char,
+    desc_len: libc::size_t,
+    desc: *mut libc::c_char,
+}
+
+/// `struct drm_mode_create_dumb` (uapi/drm/drm_mode.h).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct DrmModeCreateDumb {
+    height: u32,
+    width: u32,
+    bpp: u32,
+    flags: u32,
+    handle: u32,
+    pitch: u32,
+    size: u64,
+}
+
+/// `struct drm_prime_handle` (uapi/drm/drm.h).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct DrmPrimeHandle {
+    handle: u32,
+    flags: u32,
+    fd: i32,
+}
+
+/// `struct drm_gem_close` (uapi/drm/drm.h).
+#[repr(C)]
+#[derive(Debug, Default)]
+struct DrmGemClose {
+    handle: u32,
+    pad: u32,
+}
+
 /// Longest dma-buf name, with its NUL (`DMA_BUF_NAME_LEN`).
 pub const DMA_BUF_NAME_LEN: usize = 32;
 
 /// The raw ioctl wrappers, kept private: callers go through the checked functions below.
 mod ioctl {
-    use super::{DmaBufSync, DmaHeapAllocationData, UdmabufCreate};
+    use super::{
+        DmaBufSync, DmaHeapAllocationData, DrmGemClose, DrmModeCreateDumb, DrmPrimeHandle,
+        DrmVersion, UdmabufCreate,
+    };
     nix::ioctl_readwrite!(
         /// `DMA_HEAP_IOCTL_ALLOC`.
         ioctl_dma_heap_alloc, b'H', 0, DmaHeapAllocationData
@@ -75,6 +126,26 @@ mod ioctl {
     nix::ioctl_write_ptr!(
         /// `UDMABUF_CREATE`.
         ioctl_udmabuf_create, b'u', 0x42, UdmabufCreate
+    );
+    nix::ioctl_readwrite!(
+        /// `DRM_IOCTL_VERSION`.
+        ioctl_drm_version, b'd', 0x00, DrmVersion
+    );
+    nix::ioctl_write_ptr!(
+        /// `DRM_IOCTL_GEM_CLOSE`.
+        ioctl_drm_gem_close, b'd', 0x09, DrmGemClose
+    );
+    nix::ioctl_none!(
+        /// `DRM_IOCTL_DROP_MASTER`.
+        ioctl_drm_drop_master, b'd', 0x1f
+    );
+    nix::ioctl_readwrite!(
+        /// `DRM_IOCTL_PRIME_HANDLE_TO_FD`.
+        ioctl_drm_prime_handle_to_fd, b'd', 0x2d, DrmPrimeHandle
+    );
+    nix::ioctl_readwrite!(
+        /// `DRM_IOCTL_MODE_CREATE_DUMB`.
+        ioctl_drm_mode_create_dumb, b'd', 0xb2, DrmModeCreateDumb
     );
 }
 use ioctl::*;
@@ -299,6 +370,103 @@ pub fn udmabuf_create(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The driver name of the DRM device open as `card` (`DRM_IOCTL_VERSION`): `virtio_gpu`, `vgem`...
+pub fn drm_driver_name(card: BorrowedFd<'_>) -> Result<String, Errno> {
+    // Driver names are short identifiers; a longer one is cut, and then matches no profile.
+    let mut name = [0u8; 64];
+    let mut version = DrmVersion {
+        version_major: 0,
+        version_minor: 0,
+        version_patchlevel: 0,
+        name_len: name.len(),
+        name: name.as_mut_ptr().cast(),
+        date_len: 0,
+        date: std::ptr::null_mut(),
+        desc_len: 0,
+        desc: std::ptr::null_mut(),
+    };
+    retry(|| {
+        // SAFETY: `version` points at `name`, writable for `name_len` bytes for the whole call;
+        // the date and description buffers have length 0, so the kernel writes nothing there.
+        unsafe { ioctl_drm_version(card.as_raw_fd(), &mut version) }
+    })?;
+    let len = version.name_len.min(name.len());
+    let name = name.get(..len).unwrap_or(&[]);
+    Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+/// Gives up DRM master on `card` if this open file holds it: the first process to open a card
+/// node becomes master, and a master allocator would keep the composer from ever setting modes.
+/// `EINVAL` (not master) is success.
+pub fn drm_drop_master(card: BorrowedFd<'_>) -> Result<(), Errno> {
+    match retry(|| {
+        // SAFETY: DRM_IOCTL_DROP_MASTER takes no argument and only changes the file's state.
+        unsafe { ioctl_drm_drop_master(card.as_raw_fd()) }
+    }) {
+        Ok(_) | Err(Errno::EINVAL) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A dumb buffer the kernel made: its GEM handle (which the caller must close), pitch and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumbBuffer {
+    /// GEM handle in the creating file.
+    pub handle: u32,
+    /// Bytes per row the kernel chose.
+    pub pitch: u32,
+    /// Bytes the kernel allocated.
+    pub size: u64,
+}
+
+/// `DRM_IOCTL_MODE_CREATE_DUMB`: a `width` x `height` buffer of 32-bit pixels.
+pub fn drm_create_dumb(card: BorrowedFd<'_>, width: u32, height: u32) -> Result<DumbBuffer, Errno> {
+    let mut arg = DrmModeCreateDumb {
+        width,
+        height,
+        bpp: 32,
+        ..Default::default()
+    };
+    retry(|| {
+        // SAFETY: `arg` is a live `struct drm_mode_create_dumb` the kernel reads and fills.
+        unsafe { ioctl_drm_mode_create_dumb(card.as_raw_fd(), &mut arg) }
+    })?;
+    Ok(DumbBuffer {
+        handle: arg.handle,
+        pitch: arg.pitch,
+        size: arg.size,
+    })
+}
+
+/// `DRM_IOCTL_PRIME_HANDLE_TO_FD` with `DRM_CLOEXEC | DRM_RDWR`: the GEM object as a dma-buf fd
+/// that maps read-write (without `DRM_RDWR` a writable mapping fails with EACCES).
+pub fn drm_prime_export(card: BorrowedFd<'_>, handle: u32) -> Result<OwnedFd, Errno> {
+    let mut arg = DrmPrimeHandle {
+        handle,
+        flags: (libc::O_CLOEXEC | libc::O_RDWR) as u32,
+        fd: -1,
+    };
+    retry(|| {
+        // SAFETY: `arg` is a live `struct drm_prime_handle` the kernel reads and fills.
+        unsafe { ioctl_drm_prime_handle_to_fd(card.as_raw_fd(), &mut arg) }
+    })?;
+    if arg.fd < 0 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: on success the kernel installed a new fd in `arg.fd` that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(arg.fd) })
+}
+
+/// `DRM_IOCTL_GEM_CLOSE`: drops this file's GEM handle (an exported dma-buf keeps the object).
+pub fn drm_gem_close(card: BorrowedFd<'_>, handle: u32) -> Result<(), Errno> {
+    let arg = DrmGemClose { handle, pad: 0 };
+    retry(|| {
+        // SAFETY: `arg` is a live `struct drm_gem_close` the kernel only reads.
+        unsafe { ioctl_drm_gem_close(card.as_raw_fd(), &arg) }
+    })
+    .map(drop)
+}
+
 /// What an fd is, as far as mapping it goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FdKind {
@@ -409,6 +577,26 @@ mod tests {
         assert_eq!(
             nix::request_code_write!(b'u', 0x42, std::mem::size_of::<UdmabufCreate>()) as u32,
             0x4018_7542
+        );
+        // DRM (x86_64 values; struct drm_version holds pointers and size_t).
+        assert_eq!(
+            nix::request_code_readwrite!(b'd', 0xb2, std::mem::size_of::<DrmModeCreateDumb>())
+                as u32,
+            0xc020_64b2
+        );
+        assert_eq!(
+            nix::request_code_readwrite!(b'd', 0x2d, std::mem::size_of::<DrmPrimeHandle>()) as u32,
+            0xc00c_642d
+        );
+        assert_eq!(
+            nix::request_code_write!(b'd', 0x09, std::mem::size_of::<DrmGemClose>()) as u32,
+            0x4008_6409
+        );
+        assert_eq!(nix::request_code_none!(b'd', 0x1f) as u32, 0x0000_641f);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(
+            nix::request_code_readwrite!(b'd', 0x00, std::mem::size_of::<DrmVersion>()) as u32,
+            0xc040_6400
         );
     }
 

@@ -5,6 +5,8 @@ mod common;
 use common::{file_context_regex, file_contexts, policy_lines, read, INSTALL_PATH};
 
 const TE: &str = "sepolicy/hal_graphics_allocator_default.te";
+/// What cuttlefish's board adds for the device heap (virtio-gpu's card node).
+const CUTTLEFISH_TE: &str = "sepolicy/cuttlefish/hal_graphics_allocator_default.te";
 
 /// Types the platform's hal_graphics_allocator policy already grants; a rule naming one of them
 /// duplicates platform policy (system/sepolicy private/hal_graphics_allocator.te, domain.te).
@@ -104,7 +106,27 @@ fn profile_property_has_a_declared_vendor_type() {
 
 #[test]
 fn te_rules_are_commented_narrow_and_new() {
-    let text = read(TE);
+    for te in [TE, CUTTLEFISH_TE] {
+        te_rules_in(te);
+    }
+}
+
+#[test]
+fn cuttlefish_adds_only_the_card_node_for_the_device_heap() {
+    let text = read(CUTTLEFISH_TE);
+    let rules = policy_lines(&text);
+    let rules: Vec<&str> = rules.iter().map(|(_, l)| *l).collect();
+    assert_eq!(
+        rules,
+        ["allow hal_graphics_allocator_default graphics_device:chr_file rw_file_perms;"]
+    );
+    // The profile it serves really has a device heap on virtio-gpu.
+    let profile = read("profiles/cuttlefish.conf");
+    assert!(profile.contains("heap device") && profile.contains("name = virtio_gpu"));
+}
+
+fn te_rules_in(te: &str) {
+    let text = read(te);
     let lines: Vec<&str> = text.lines().collect();
     let allowed_statements = [
         "allow ",
@@ -120,14 +142,14 @@ fn te_rules_are_commented_narrow_and_new() {
         }
         assert!(
             allowed_statements.iter().any(|s| line.starts_with(s)),
-            "{TE}:{}: unexpected statement: {line}",
+            "{te}:{}: unexpected statement: {line}",
             i + 1
         );
         // Each rule says which code path needs it, on the line right above.
         let above = i.checked_sub(1).map(|j| lines[j].trim()).unwrap_or("");
         assert!(
             above.starts_with('#'),
-            "{TE}:{}: rule without a comment above: {line}",
+            "{te}:{}: rule without a comment above: {line}",
             i + 1
         );
         for granted in PLATFORM_GRANTED {
@@ -135,13 +157,13 @@ fn te_rules_are_commented_narrow_and_new() {
                 !line
                     .split(|c: char| !c.is_alphanumeric() && c != '_')
                     .any(|w| w == *granted),
-                "{TE}:{}: {granted} is granted by the platform already: {line}",
+                "{te}:{}: {granted} is granted by the platform already: {line}",
                 i + 1
             );
         }
         assert!(
             !line.contains('*') && !line.contains("domain,") && !line.contains(" domain "),
-            "{TE}:{}: rule broader than one domain: {line}",
+            "{te}:{}: rule broader than one domain: {line}",
             i + 1
         );
     }

@@ -24,7 +24,8 @@ fn demo_allocates_through_the_service_and_ends_with_the_replay_table() {
     ] {
         assert!(stdout.contains(buffer), "{buffer} missing:\n{stdout}");
     }
-    // Cuttlefish needs only the system heap, so its buffers are really allocated here.
+    // Every cuttlefish role has a stand-in here (memfd for the system heap and for virtio-gpu's
+    // own memory), so its buffers are really allocated.
     let cuttlefish = stdout.split("== profile cuttlefish").nth(1).unwrap_or("");
     let allocated = cuttlefish
         .lines()

@@ -49,6 +49,10 @@ pub const TESTS: &[TestCase] = &[
         run: vgem_prime_import_udmabuf,
     },
     TestCase {
+        name: "kernel.virtio_gpu_refuses_foreign_dma_buf",
+        run: virtio_gpu_refuses_foreign_dma_buf,
+    },
+    TestCase {
         name: "kernel.binder_device_speaks_protocol_8",
         run: binder_device_speaks_protocol_8,
     },
@@ -303,6 +307,47 @@ fn vgem_prime_import_udmabuf() -> TestResult {
     })?;
     drop(handle);
     Ok(())
+}
+
+/// Why the cuttlefish profile has a device heap: virtio-gpu will not import a dma-buf another
+/// exporter made (its PRIME import returns ENODEV), while its own exports import back to the
+/// same GEM object.
+fn virtio_gpu_refuses_foreign_dma_buf() -> TestResult {
+    use central_gralloc_memory::sys as memsys;
+    let card = open_card_of("virtio_gpu")?;
+    let heap = sys::open_rw(SYSTEM_HEAP).context(SYSTEM_HEAP)?;
+    let foreign = sys::dma_heap_alloc(heap.as_fd(), 640 * 480 * 4).context("alloc")?;
+    match sys::drm_prime_fd_to_handle(card.as_fd(), foreign.as_fd()) {
+        Err(Errno::ENODEV) => {}
+        Err(e) => return Err(format!("foreign import failed with {e}, not ENODEV")),
+        Ok(h) => {
+            return Err(format!(
+                "virtio-gpu imported a system-heap dma-buf (handle {})",
+                h.handle()
+            ))
+        }
+    }
+    let dumb = memsys::drm_create_dumb(card.as_fd(), 640, 480).context("CREATE_DUMB")?;
+    let result = (|| {
+        let own = memsys::drm_prime_export(card.as_fd(), dumb.handle).context("export")?;
+        let back = sys::drm_prime_fd_to_handle(card.as_fd(), own.as_fd()).context("re-import")?;
+        let same = back.handle() == dumb.handle;
+        // The same handle as the dumb buffer's: it is closed once, below.
+        std::mem::forget(back);
+        ensure(same, || {
+            "its own export imported as another GEM object".into()
+        })?;
+        ensure(dumb.pitch == 640 * 4 && dumb.size >= 640 * 480 * 4, || {
+            format!("dumb buffer pitch {} size {}", dumb.pitch, dumb.size)
+        })?;
+        info(format_args!(
+            "system-heap dma-buf: ENODEV; own 640x480 dumb export (pitch {}, {} bytes): re-imports as handle {}",
+            dumb.pitch, dumb.size, dumb.handle
+        ));
+        Ok(())
+    })();
+    memsys::drm_gem_close(card.as_fd(), dumb.handle).context("GEM_CLOSE")?;
+    result
 }
 
 /// The binder node the service tier will use: 64-bit protocol 8, and it accepts the read-only

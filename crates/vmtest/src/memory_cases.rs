@@ -34,6 +34,14 @@ pub const TESTS: &[TestCase] = &[
         run: handle_round_trip_child_reads,
     },
     TestCase {
+        name: "memory.device_heap_buffers_are_virtio_gpu_exports",
+        run: device::device_heap_buffers_are_virtio_gpu_exports,
+    },
+    TestCase {
+        name: "memory.device_heap_failures_name_the_device",
+        run: device::device_heap_failures_name_the_device,
+    },
+    TestCase {
         name: "memory.udmabuf_backend",
         run: udmabuf_backend,
     },
@@ -97,13 +105,15 @@ fn descriptor(
     Descriptor::simple(name, w, h, format, usage).map_err(|e| e.to_string())
 }
 
+/// A CPU-drawn frame a video encoder reads: on cuttlefish it lives on the system dma-heap (GPU
+/// or display usage would put it in virtio-gpu's own memory, `memory.device_heap_*`).
 fn rgba_1080p(name: &str) -> Result<Descriptor, String> {
     descriptor(
         name,
         1920,
         1080,
         PixelFormat::RGBA_8888,
-        Usage::GPU_TEXTURE | Usage::CPU_WRITE_OFTEN | Usage::CPU_READ_OFTEN,
+        Usage::VIDEO_ENCODER | Usage::CPU_WRITE_OFTEN | Usage::CPU_READ_OFTEN,
     )
 }
 
@@ -491,4 +501,5 @@ use faults::{
 };
 
 mod bench;
+mod device;
 use bench::bench_allocate_vs_raw;

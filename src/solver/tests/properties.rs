@@ -24,10 +24,15 @@ fn arb_constraints() -> impl Strategy<Value = Constraints> {
             prop::sample::select(vec![32u8, 48, 64]),
             any::<u64>(),
             any::<u64>(),
+            prop::bool::weighted(0.8),
         ),
     )
         .prop_map(
-            |((sa, ha, oa, za), (maxw, contiguous, coherent, protected), (bits, reads, writes))| {
+            |(
+                (sa, ha, oa, za),
+                (maxw, contiguous, coherent, protected),
+                (bits, reads, writes, imports_foreign),
+            )| {
                 Constraints {
                     stride_align: sa,
                     height_align: ha,
@@ -39,6 +44,7 @@ fn arb_constraints() -> impl Strategy<Value = Constraints> {
                     contiguous,
                     coherent,
                     protected,
+                    imports_foreign,
                     // Mostly permissive so that many cases reach the layout code.
                     reads: FormatSet(FormatSet::ALL.0 & (reads | 0xffff_ffff_0000_ffff)),
                     writes: FormatSet(FormatSet::ALL.0 & (writes | 0xffff_ffff_00ff_ffff)),
@@ -53,8 +59,13 @@ fn arb_profile() -> impl Strategy<Value = Profile> {
         prop::collection::vec(arb_constraints(), 1..6),
         any::<bool>(),
         prop::sample::select(vec![32u8, 64]),
+        prop::option::of((
+            prop::sample::select(vec![1u64, 3, 4, 256]),
+            prop::sample::select(vec![1u64 << 20, 1 << 28, u64::MAX]),
+            prop::sample::select(vec![32u8, 64]),
+        )),
     )
-        .prop_map(|(cs, uncached, low)| {
+        .prop_map(|(cs, uncached, low, device_heap)| {
             let roles = [
                 Role::Cpu,
                 Role::Gpu,
@@ -74,31 +85,26 @@ fn arb_profile() -> impl Strategy<Value = Profile> {
                 })
                 .collect();
             let mut heaps = vec![
+                HeapSpec::new(HeapRole::System, "system"),
                 HeapSpec {
-                    role: HeapRole::System,
-                    name: "system".into(),
-                    address_bits: 64,
-                    contiguous: false,
-                },
-                HeapSpec {
-                    role: HeapRole::Contiguous,
-                    name: "cma".into(),
                     address_bits: low,
-                    contiguous: true,
+                    ..HeapSpec::new(HeapRole::Contiguous, "cma")
                 },
                 HeapSpec {
-                    role: HeapRole::Protected,
-                    name: "sec".into(),
                     address_bits: 32,
                     contiguous: true,
+                    ..HeapSpec::new(HeapRole::Protected, "sec")
                 },
             ];
             if uncached {
+                heaps.push(HeapSpec::new(HeapRole::SystemUncached, "u"));
+            }
+            if let Some((stride_align, max_size, address_bits)) = device_heap {
                 heaps.push(HeapSpec {
-                    role: HeapRole::SystemUncached,
-                    name: "u".into(),
-                    address_bits: 64,
-                    contiguous: false,
+                    stride_align,
+                    max_size,
+                    address_bits,
+                    ..HeapSpec::new(HeapRole::Device, "drm")
                 });
             }
             Profile::new("random", devices, heaps).unwrap()

@@ -12,6 +12,10 @@ servicemanager_setup() {
   # owned by system (allocating is an ioctl on a read-only fd).
   chmod 0666 /dev/binder || return 1
   chown 1000:1000 /dev/dma_heap/system && chmod 0444 /dev/dma_heap/system || return 1
+  # device/google/cuttlefish shared/config/ueventd.rc: virtio-gpu's card node for system and
+  # graphics (the allocator makes its display memory there), its render node for everyone.
+  chown 1000:1003 /dev/dri/card0 && chmod 0660 /dev/dri/card0 || return 1
+  chown 1000:1003 /dev/dri/renderD128 && chmod 0666 /dev/dri/renderD128 || return 1
 
   rsb_hub --insecure-allow-all > /tmp/rsb_hub.log 2>&1 < /dev/null &
   echo $! > /run/rsb_hub.pid

@@ -120,9 +120,11 @@ fn forged_fields_are_refused() {
     assert!(forge(12, 1 << 1).is_err()); // usage bit 33
     assert!(forge(15, 4095).is_err()); // size not page-aligned
     assert!(forge(18, 7).is_err()); // layer stride beyond the allocation
-    assert!(forge(19, 4).is_err()); // heap role
+    assert!(forge(19, 4).is_ok()); // the device heap
+    assert!(forge(19, 5).is_err()); // heap role
     assert!(forge(20, 2).is_err()); // cache policy
     assert!(forge(21, -1).is_err()); // kind
+    assert!(forge(21, 4).is_err());
     assert!(forge(24, 8192).is_err()); // metadata size vs reserved
     assert!(forge(54, 3).is_err()); // metadata kind
     assert!(forge(54, -1).is_err());
@@ -312,7 +314,9 @@ fn every_role_policy_and_kind_has_one_number() {
     for kind in BufferKind::ALL {
         assert_eq!(kind_from_code(kind_code(kind)), Some(kind), "{kind:?}");
     }
-    assert_eq!(role_from_code(4), None);
+    assert_eq!(role_from_code(4), Some(HeapRole::Device));
+    assert_eq!(role_from_code(5), None);
     assert_eq!(cache_from_code(-1), None);
-    assert_eq!(kind_from_code(3), None);
+    assert_eq!(kind_from_code(3), Some(BufferKind::Drm));
+    assert_eq!(kind_from_code(4), None);
 }

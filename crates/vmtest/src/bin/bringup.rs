@@ -9,6 +9,8 @@
 //! bringup restart PIDFILE SECONDS     PASS/FAIL bringup.restart_recovers
 //! bringup mapper-pattern              PASS/FAIL bringup.mapper_cross_process_pattern
 //! bringup mapper-reader FD            (helper: the second process of mapper-pattern)
+//! bringup display SECONDS             PASS/FAIL display.* (waits up to SECONDS for the service)
+//! bringup display-composer FD         (helper: the composer process of display)
 //! bringup rc-option RC SERVICE KEY    print the arguments of SERVICE's KEY option (`user`,
 //!                                     `group`, ...) in RC, space-separated; exit 1 if absent
 //! bringup reply-limit                 PASS/FAIL bringup.allocate2_reply_limit (reply_limit.rs)
@@ -24,14 +26,25 @@
 //! to fail with `DeadObject`, waits for the supervisor's new pid, and recovers as an Android
 //! client does: look the service up again until a proxy answers, then allocate.
 
+#[path = "bringup/display.rs"]
+mod display;
+#[path = "../kms.rs"]
+mod kms;
 #[path = "bringup/mapper.rs"]
 mod mapper;
 #[path = "../mapper_client.rs"]
 mod mapper_client;
+#[path = "bringup/peer.rs"]
+mod peer;
 #[path = "bringup/reply_limit.rs"]
 mod reply_limit;
 #[path = "bringup/soak.rs"]
 mod soak;
+// The raw dma-buf and PRIME wrappers the display check's vgem reader uses; the rest of the file
+// serves the test runner.
+#[allow(dead_code)]
+#[path = "../sys.rs"]
+mod sys;
 
 use std::fs::File;
 use std::io::Read;
@@ -91,6 +104,11 @@ fn main() -> ExitCode {
             },
             Err(_) => (None, Err(format!("`{fd}` is not an fd number"))),
         },
+        ["display", seconds] => (None, seconds_arg(seconds).and_then(display_check)),
+        ["display-composer", fd] => match fd.parse() {
+            Ok(fd) => (None, display::composer(fd)),
+            Err(_) => (None, Err(format!("`{fd}` is not an fd number"))),
+        },
         ["rc-option", rc, service, keyword] => (None, rc_option(rc, service, keyword)),
         ["reply-limit"] => {
             let name = "bringup.allocate2_reply_limit";
@@ -133,7 +151,7 @@ fn main() -> ExitCode {
                 .and_then(|(limit, index)| soak::load_client(limit, index)),
         ),
         _ => {
-            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | rc-option RC SERVICE KEYWORD | reply-limit | reply-fds | soak PIDFILE CALLS PROCS | kill-under-load PIDFILE PROCS SECONDS");
+            eprintln!("usage: bringup hub SECONDS | registered SECONDS | dma-heap HEAP | dump PROFILE | restart PIDFILE SECONDS | mapper-pattern | mapper-reader FD | display SECONDS | display-composer FD | rc-option RC SERVICE KEYWORD | reply-limit | reply-fds | soak PIDFILE CALLS PROCS | kill-under-load PIDFILE PROCS SECONDS");
             return ExitCode::from(2);
         }
     };
@@ -248,10 +266,12 @@ fn descriptor() -> BufferDescriptorInfo {
         height: 480,
         layerCount: 1,
         format: PixelFormat::RGBA_8888,
+        // A CPU-drawn frame for the video encoder: on the system dma-heap. (GPU or composer
+        // usage puts a cuttlefish buffer in virtio-gpu's memory: `bringup display`.)
         usage: BufferUsage(
             BufferUsage::CPU_READ_OFTEN.0
                 | BufferUsage::CPU_WRITE_OFTEN.0
-                | BufferUsage::GPU_TEXTURE.0,
+                | BufferUsage::VIDEO_ENCODER.0,
         ),
         ..Default::default()
     }
@@ -417,6 +437,12 @@ fn mapper_pattern() -> Result<(), String> {
     let seen = mapper::writer(&allocator)?;
     info("bringup.mapper_cross_process_pattern", seen);
     Ok(())
+}
+
+fn display_check(limit: Duration) -> Result<(), String> {
+    open_binder()?;
+    let allocator = poll(limit, live_allocator)?;
+    display::surfaceflinger(&allocator)
 }
 
 fn rc_option(rc: &str, service: &str, keyword: &str) -> Result<(), String> {

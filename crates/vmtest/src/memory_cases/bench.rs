@@ -24,7 +24,8 @@ pub(super) fn bench_allocate_vs_raw() -> TestResult {
                 3840,
                 2160,
                 PixelFormat::YCRCB_420_SP,
-                Usage::VIDEO_DECODER | Usage::GPU_TEXTURE,
+                // Read back by the CPU, not the GPU: the raw side is the system dma-heap.
+                Usage::VIDEO_DECODER | Usage::CPU_READ_OFTEN,
             )?,
             41,
         ),

@@ -260,7 +260,9 @@ fn allocated_row(
     let first = decoded.first().ok_or("no buffers")?;
     let i = &first.info;
     let heap = match i.kind {
-        BufferKind::DmaHeap => format!("{} ({})", i.heap, heap_name(declared, i.heap)),
+        BufferKind::DmaHeap | BufferKind::Drm => {
+            format!("{} ({})", i.heap, heap_name(declared, i.heap))
+        }
         kind => {
             notes.stand_in = true;
             format!("{} ({kind} stand-in*)", i.heap)

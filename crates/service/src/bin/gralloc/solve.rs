@@ -2,7 +2,7 @@
 
 use crate::args::Args;
 use central_gralloc::descriptor::Descriptor;
-use central_gralloc::profile::{format_list, Profile, BUILTIN};
+use central_gralloc::profile::{format_list, HeapRole, Profile, BUILTIN};
 use central_gralloc::solver::{solve, Placement, SolveError};
 use serde_json::{json, Value};
 
@@ -59,7 +59,11 @@ pub fn placement_table(placement: &Placement, profile: &Profile) -> String {
         ),
         (
             "heap",
-            format!("{} (/dev/dma_heap/{heap_name})", placement.heap),
+            if placement.heap == HeapRole::Device {
+                format!("{} (DRM driver {heap_name})", placement.heap)
+            } else {
+                format!("{} (/dev/dma_heap/{heap_name})", placement.heap)
+            },
         ),
         ("contiguous", placement.contiguous.to_string()),
         ("address bits", placement.address_bits.to_string()),

@@ -5,7 +5,6 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::process::Command;
 
 use central_gralloc_memory::handle::{BufferInfo, HANDLE_FDS, HANDLE_INTS};
 use central_gralloc_service::aidl::{BufferDescriptorInfo, BufferUsage, IAllocator, PixelFormat};
@@ -70,31 +69,7 @@ pub fn writer(allocator: &binder::Strong<dyn IAllocator>) -> Result<String, Stri
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| format!("socketpair: {e}"))?;
-    // B gets its end as fd 3: a fresh exec inherits only what is mapped into place.
-    let mut reader = Command::new("/proc/self/exe");
-    reader.args(["mapper-reader", "3"]);
-    let theirs_raw = theirs.as_raw_fd();
-    // SAFETY: dup2 and fcntl are async-signal-safe; it runs between fork and exec in the child only.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        reader.pre_exec(move || {
-            // dup2 onto another number clears close-on-exec; onto itself it does not.
-            let placed = if theirs_raw == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(theirs_raw, 3)
-            };
-            if placed < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = reader
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn the reader: {e}"))?;
-    drop(theirs);
+    let child = crate::peer::spawn_with_fd3("mapper-reader", theirs, true)?;
     let words: Vec<u8> = handle.ints.iter().flat_map(|i| i.to_le_bytes()).collect();
     let rights = [ControlMessage::ScmRights(&fds)];
     sendmsg::<()>(
