@@ -339,10 +339,10 @@ fn ints_bytes(ints: &[i32]) -> Vec<u8> {
 /// One message with `fds` attached as `SCM_RIGHTS` (none if empty).
 fn send_with_fds(sock: &OwnedFd, data: &[u8], fds: &[RawFd]) -> Result<(), String> {
     let fd_bytes = std::mem::size_of_val(fds);
-    // SAFETY: CMSG_SPACE only computes a size.
     let space = if fds.is_empty() {
         0
     } else {
+        // SAFETY: CMSG_SPACE only computes a size.
         unsafe { libc::CMSG_SPACE(fd_bytes as u32) as usize }
     };
     // u64 elements keep the control buffer aligned for cmsghdr.

@@ -113,12 +113,10 @@ pub fn reader(socket: RawFd) -> Result<String, String> {
     let mut fds: Vec<OwnedFd> = Vec::new();
     for cmsg in msg.cmsgs().map_err(|e| format!("cmsgs: {e}"))? {
         if let ControlMessageOwned::ScmRights(received) = cmsg {
-            // SAFETY: SCM_RIGHTS installed these descriptors in this process for us alone.
-            fds.extend(
-                received
-                    .into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
+            for fd in received {
+                // SAFETY: SCM_RIGHTS installed these descriptors in this process for us alone.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
         }
     }
     let len = msg.bytes;
